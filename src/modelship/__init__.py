@@ -1,0 +1,3 @@
+"""modelship: CI/CD building blocks for machine-learning projects."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The platform boundary: inputs, outputs, summaries, annotations and masking."""

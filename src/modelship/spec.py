@@ -1,0 +1,118 @@
+"""The single declaration of a stage: its inputs and outputs.
+
+Everything a user sees about a stage comes from one `Stage` value: the CLI
+flags, the `INPUT_*`/`MODELSHIP_*` environment variables, the composite
+action, the GitLab template and the documentation tables. Keep this module
+free of heavy imports: the generator and `--help` import every declaration.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from modelship.ci.context import Result, StageContext
+
+InputType = Literal["string", "boolean", "number", "list", "path"]
+
+_KEBAB = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+
+
+@dataclass(frozen=True)
+class Input:
+    """One stage input.
+
+    `default` is the string a user would write in `action.yml`; None means the
+    input is optional and has no value unless given. `required` inputs must be
+    given by the user.
+    """
+
+    name: str
+    description: str
+    type: InputType = "string"
+    default: str | None = None
+    required: bool = False
+    options: tuple[str, ...] = ()
+    pattern: str | None = None
+    secret: bool = False
+
+    def __post_init__(self) -> None:
+        if not _KEBAB.match(self.name):
+            raise ValueError(f"input name {self.name!r} is not kebab-case")
+        if self.required and self.default is not None:
+            raise ValueError(f"input {self.name!r}: a required input has no default")
+        if self.secret and self.default:
+            raise ValueError(f"input {self.name!r}: a secret has no default value")
+        if self.type == "boolean" and self.default not in (None, "true", "false"):
+            raise ValueError(f"input {self.name!r}: boolean default must be 'true' or 'false'")
+        if self.options and self.default not in (None, "", *self.options):
+            raise ValueError(f"input {self.name!r}: default {self.default!r} not in options")
+
+    @property
+    def env_name(self) -> str:
+        """The suffix of `INPUT_<NAME>` and `MODELSHIP_<NAME>`."""
+        return self.name.upper().replace("-", "_")
+
+    @property
+    def flag(self) -> str:
+        return f"--{self.name}"
+
+
+@dataclass(frozen=True)
+class Output:
+    name: str
+    description: str
+
+    def __post_init__(self) -> None:
+        if not _KEBAB.match(self.name):
+            raise ValueError(f"output name {self.name!r} is not kebab-case")
+
+
+Runner = Callable[["StageContext"], "Result"]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A pipeline stage.
+
+    `run` is a dotted `module:function` path, imported only when the stage runs,
+    so that declaring a stage never imports MLflow, pandas or Kubernetes.
+    `extras` names the pip extras the stage needs (installed by the action).
+    """
+
+    name: str
+    title: str
+    description: str
+    inputs: tuple[Input, ...]
+    outputs: tuple[Output, ...]
+    run: str
+    extras: tuple[str, ...] = ()
+    # GitLab stage the template's job goes to by default.
+    gitlab_stage: str = "test"
+    # An example step for the action README; YAML lines under `with:`.
+    example_with: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        names = [i.name for i in self.inputs]
+        if len(names) != len(set(names)):
+            raise ValueError(f"stage {self.name}: duplicate input names")
+        outs = [o.name for o in self.outputs]
+        if len(outs) != len(set(outs)):
+            raise ValueError(f"stage {self.name}: duplicate output names")
+
+    def input(self, name: str) -> Input:
+        for item in self.inputs:
+            if item.name == name:
+                return item
+        raise KeyError(name)
+
+    def load_runner(self) -> Runner:
+        import importlib
+
+        module_name, _, func = self.run.partition(":")
+        module = importlib.import_module(module_name)
+        runner: Runner = getattr(module, func)
+        return runner

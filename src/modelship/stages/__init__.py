@@ -1,0 +1,27 @@
+"""The stages, by name, in pipeline order.
+
+Only names and one-line descriptions live here, so `modelship --help` imports
+no stage module; a stage's module is imported when it is asked for.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from modelship.spec import Stage
+
+# name -> one-line description. A stage is listed once its module exists.
+STAGES: dict[str, str] = {
+    "context": "Branch strategy to environment, version, image tag and should-deploy.",
+    "test": "Run the project's tests, write a JUnit report, annotate failures.",
+}
+
+
+def load(name: str) -> Stage:
+    module = importlib.import_module(f"modelship.stages.{name.replace('-', '_')}")
+    stage: Stage = module.STAGE
+    return stage
+
+
+def all_stages() -> list[Stage]:
+    return [load(name) for name in STAGES]
