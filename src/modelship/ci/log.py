@@ -13,7 +13,7 @@ import json
 import secrets as _secrets
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Literal, TextIO
 
@@ -161,6 +161,24 @@ class Logger:
         else:
             self.stream.write(text if text.endswith("\n") else text + "\n")
             self.stream.flush()
+
+    @contextmanager
+    def fenced(self) -> Iterator[Callable[[str], None]]:
+        """Stream untrusted text line by line inside one `::stop-commands::` fence."""
+        token = _secrets.token_hex(16)
+        if self.platform == "github":
+            self._raw(f"::stop-commands::{token}")
+
+        def write(text: str) -> None:
+            self.stream.write(self.redact(text))
+            self.stream.flush()
+
+        try:
+            yield write
+        finally:
+            if self.platform == "github":
+                self.stream.write("\n")
+                self._raw(f"::{token}::")
 
     @contextmanager
     def group(self, title: str) -> Iterator[None]:

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Install modelship from this checkout into a private virtual environment.
+#
+#   install-modelship.sh [EXTRAS]     EXTRAS: comma-separated, e.g. "mlflow,image"
+#
+# The environment lives under $RUNNER_TEMP (or $MODELSHIP_VENV), so it never
+# fights the runner's own Python, and every stage action in the job reuses it:
+# an extra already installed is not installed again. uv does the installing;
+# when it is not on PATH it is bootstrapped once into the same temp folder.
+set -euo pipefail
+
+extras="${1:-}"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+base="${RUNNER_TEMP:-${TMPDIR:-/tmp}}/modelship"
+venv="${MODELSHIP_VENV:-$base/venv}"
+python="${MODELSHIP_PYTHON:-python3}"
+stamp="$venv/.modelship-extras"
+
+have_extras() {
+  [ -x "$venv/bin/modelship" ] || return 1
+  [ -z "$extras" ] && return 0
+  local wanted
+  IFS=',' read -ra wanted <<<"$extras"
+  for extra in "${wanted[@]}"; do
+    grep -qx "$extra" "$stamp" 2>/dev/null || return 1
+  done
+}
+
+if have_extras; then
+  echo "modelship: reusing $venv" >&2
+  exit 0
+fi
+
+if command -v uv >/dev/null 2>&1; then
+  uv_bin="$(command -v uv)"
+else
+  if [ ! -x "$base/uv/bin/uv" ]; then
+    echo "modelship: bootstrapping uv into $base/uv" >&2
+    "$python" -m pip install --quiet --disable-pip-version-check --target "$base/uv" uv >&2
+  fi
+  uv_bin="$base/uv/bin/uv"
+fi
+
+export UV_PYTHON_DOWNLOADS=never
+if [ ! -x "$venv/bin/python" ]; then
+  "$uv_bin" venv --quiet --python "$python" "$venv" >&2
+fi
+
+# Everything installed so far plus what this stage needs, in one resolve.
+all="$extras"
+if [ -f "$stamp" ]; then
+  all="$(printf '%s\n' "$(cat "$stamp")" "${extras//,/$'\n'}" | grep -v '^$' | sort -u | paste -sd, -)"
+fi
+spec="$root"
+[ -n "$all" ] && spec="$root[$all]"
+echo "modelship: installing ${spec#"$root"} into $venv" >&2
+"$uv_bin" pip install --quiet --python "$venv/bin/python" "$spec" >&2
+printf '%s\n' "${all//,/$'\n'}" | grep -v '^$' > "$stamp" || true

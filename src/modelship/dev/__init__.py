@@ -1,0 +1,1 @@
+"""Developer commands: generating the files that derive from stage declarations."""

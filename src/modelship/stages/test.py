@@ -1,0 +1,119 @@
+"""`test`: run the project's tests and report them where reviewers look."""
+
+from __future__ import annotations
+
+from modelship.ci.context import Result, StageContext
+from modelship.spec import Input, Output, Stage
+
+STAGE = Stage(
+    name="test",
+    title="Project tests",
+    description=(
+        "Run the project's test command (pytest by default), write a JUnit report, "
+        "summarise the results and annotate each failure."
+    ),
+    run="modelship.stages.test:run",
+    gitlab_stage="test",
+    inputs=(
+        Input(
+            "command",
+            "Test command, run without a shell, e.g. `pytest -q tests/`.",
+            default="pytest",
+        ),
+        Input(
+            "working-directory",
+            "Directory to run the command in, inside the workspace, e.g. `project/`.",
+            type="path",
+            default=".",
+        ),
+        Input(
+            "junit-path",
+            "Where the JUnit XML report is written (pytest gets `--junitxml`), e.g. `reports/junit.xml`.",
+            type="path",
+            default="reports/junit.xml",
+        ),
+        Input(
+            "timeout",
+            "Seconds before the test command is stopped, e.g. `1800`.",
+            type="number",
+            default="3600",
+        ),
+    ),
+    outputs=(
+        Output("passed", "`true` when every test passed."),
+        Output("tests", "Number of tests run."),
+        Output("failures", "Number of failed or errored tests."),
+        Output("skipped", "Number of skipped tests."),
+        Output("junit-path", "Path of the JUnit XML report."),
+    ),
+    example_with={"command": "pytest -q tests/"},
+)
+
+
+def run(ctx: StageContext) -> Result:
+    from modelship.ci.errors import GateFailed
+    from modelship.junit import parse_junit
+    from modelship.process import run_streaming, split_command
+
+    argv = split_command(ctx.inputs.text("command"))
+    workdir = ctx.path(ctx.inputs.text("working-directory") or ".", "input 'working-directory'")
+    junit = ctx.path(ctx.inputs.text("junit-path"), "input 'junit-path'")
+    junit.parent.mkdir(parents=True, exist_ok=True)
+    junit.unlink(missing_ok=True)  # never report a stale file from an earlier run
+    if _is_pytest(argv):
+        argv = [*argv, f"--junitxml={junit}"]
+    env = {**ctx.env, "MODELSHIP_JUNIT_PATH": str(junit)}
+
+    with ctx.log.group(f"run {' '.join(argv)}"):
+        done = run_streaming(argv, workdir, env, ctx.log, ctx.inputs.number("timeout"))
+    if done.timed_out:
+        ctx.summary.code(done.tail, title="last lines of output")
+        raise GateFailed(f"the test command timed out after {done.seconds:.0f}s")
+    if not junit.exists():
+        ctx.summary.code(done.tail, title="last lines of output")
+        if done.returncode != 0:
+            raise GateFailed(
+                f"the test command exited with {done.returncode} and wrote no JUnit report",
+                f"check the command; a non-pytest command must write JUnit XML to {junit}",
+            )
+        raise GateFailed(f"the test command wrote no JUnit report at {junit}")
+
+    report = parse_junit(junit, ctx.workspace)
+    relative = junit.relative_to(ctx.workspace)
+    failed = report.failures + report.errors
+    ctx.summary.table(
+        ["tests", "passed", "failed", "skipped", "time"],
+        [[report.tests, report.passed, failed, report.skipped, f"{done.seconds:.1f}s"]],
+    )
+    if report.failed:
+        ctx.summary.heading("Failing tests", 4)
+        ctx.summary.table(["test", "message"], [[f.name, f.message] for f in report.failed])
+    for failure in report.failed:
+        ctx.log.annotate(
+            "error", failure.message, file=failure.file, line=failure.line, title=failure.name
+        )
+
+    passed = done.returncode == 0 and failed == 0 and report.tests > 0
+    outputs = {
+        "passed": passed,
+        "tests": report.tests,
+        "failures": failed,
+        "skipped": report.skipped,
+        "junit-path": str(relative),
+    }
+    if report.tests == 0:
+        return Result(outputs, gate_failed="no tests ran: the test command collected nothing")
+    if not passed:
+        why = f"{failed} of {report.tests} tests failed" if failed else (
+            f"the test command exited with {done.returncode}"
+        )
+        return Result(outputs, gate_failed=why)
+    ctx.log.info(f"{report.tests} tests: {report.passed} passed, {report.skipped} skipped")
+    return Result(outputs)
+
+
+def _is_pytest(argv: list[str]) -> bool:
+    name = argv[0].rsplit("/", 1)[-1]
+    if name in ("pytest", "py.test"):
+        return True
+    return len(argv) >= 3 and argv[1] == "-m" and argv[2] == "pytest"
