@@ -38,10 +38,13 @@ class StageContext:
         return self.workspace / "modelship-reports"
 
     def path(self, value: str | Path, what: str = "path") -> Path:
-        """A user-given path, resolved and confined to the workspace."""
+        """A user-given path: relative to the current folder, confined to the workspace."""
         from modelship.ci.paths import confine
 
-        return confine(value, self.workspace, what)
+        candidate = Path(value)
+        if not candidate.is_absolute():
+            candidate = self.cwd / candidate
+        return confine(candidate, self.workspace, what)
 
 
 @dataclass

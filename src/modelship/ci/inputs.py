@@ -135,13 +135,17 @@ class Inputs:
     def items(self, name: str) -> list[str]:
         return split_list(self._raw[name].value or "")
 
-    def path(self, name: str, workspace: Path) -> Path | None:
+    def path(self, name: str, workspace: Path, cwd: Path | None = None) -> Path | None:
+        """The input as a path: relative to `cwd` (default: the workspace), confined."""
         value = self._raw[name].value
         if not value:
             return None
         from modelship.ci.paths import confine
 
-        return confine(value, workspace, what=f"input '{name}'")
+        candidate = Path(value)
+        if not candidate.is_absolute() and cwd is not None:
+            candidate = cwd / candidate
+        return confine(candidate, workspace, what=f"input '{name}'")
 
     def secrets(self) -> list[str]:
         return [

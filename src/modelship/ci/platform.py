@@ -15,6 +15,26 @@ from typing import Any, Literal
 PlatformName = Literal["github", "gitlab", "local"]
 
 
+def _workspace(declared: str | None, cwd: Path) -> Path:
+    """The CI's checkout folder when we run inside it, else the current folder.
+
+    A job normally starts in its checkout; a runner that reports another folder
+    (gitlab-ci-local's shell executor does) must not send files elsewhere.
+    """
+    here = cwd.resolve()
+    if declared:
+        root = Path(declared).resolve()
+        if root == here or root in here.parents:
+            return root
+    return here
+
+
+def _looks_like_gitlab_job(env: Mapping[str, str]) -> bool:
+    """A GitLab job without GITLAB_CI=true: gitlab-ci-local sets it to false
+    on purpose but provides every predefined job variable."""
+    return all(env.get(name) for name in ("CI_JOB_ID", "CI_PROJECT_DIR", "CI_SERVER_URL"))
+
+
 @dataclass(frozen=True)
 class Platform:
     name: PlatformName
@@ -24,10 +44,10 @@ class Platform:
     @classmethod
     def detect(cls, env: Mapping[str, str], cwd: Path) -> Platform:
         if env.get("GITHUB_ACTIONS") == "true":
-            return cls("github", env, Path(env.get("GITHUB_WORKSPACE") or cwd))
-        if env.get("GITLAB_CI") == "true":
-            return cls("gitlab", env, Path(env.get("CI_PROJECT_DIR") or cwd))
-        return cls("local", env, cwd)
+            return cls("github", env, _workspace(env.get("GITHUB_WORKSPACE"), cwd))
+        if env.get("GITLAB_CI") == "true" or _looks_like_gitlab_job(env):
+            return cls("gitlab", env, _workspace(env.get("CI_PROJECT_DIR"), cwd))
+        return cls("local", env, _workspace(env.get("MODELSHIP_WORKSPACE"), cwd))
 
     @property
     def run_url(self) -> str:
