@@ -1,0 +1,187 @@
+"""Kubeconfig: a path or inline content, kept secret, turned into an API client.
+
+Inline content (raw YAML or base64 of it, as CI variables often hold it) is
+written to a private temporary file (0600 in a 0700 directory) that is removed
+when the deploy ends. Every credential in it is registered as a secret before
+anything is logged, so neither the file nor its tokens reach logs, outputs or
+reports.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from modelship.ci.errors import UsageError
+
+# Fields of a kubeconfig `user` (and `cluster`) entry that are credentials.
+_SECRET_FIELDS = (
+    "token",
+    "password",
+    "client-key-data",
+    "client-certificate-data",
+    "id-token",
+    "refresh-token",
+    "client-secret",
+    "access-token",
+)
+
+
+@dataclass(frozen=True)
+class Kubeconfig:
+    path: Path
+    source: str  # "inline", "file" or "KUBECONFIG"
+    context: str | None
+
+
+def _looks_inline(value: str) -> bool:
+    return "\n" in value or value.lstrip().startswith(("apiVersion", "{", "clusters", "kind"))
+
+
+def _decode(value: str) -> str:
+    """Inline content as given, or decoded from base64."""
+    if _looks_inline(value):
+        return value
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return value
+    return decoded if _looks_inline(decoded) else value
+
+
+def credentials(content: str) -> list[str]:
+    """The secret values inside a kubeconfig, for masking."""
+    try:
+        loaded = yaml.safe_load(content)
+    except yaml.YAMLError:
+        return []
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in _SECRET_FIELDS and isinstance(value, str) and value:
+                    found.append(value)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(loaded)
+    return found
+
+
+def _check(content: str, what: str) -> None:
+    try:
+        loaded = yaml.safe_load(content)
+    except yaml.YAMLError:
+        loaded = None
+    if not isinstance(loaded, dict) or not isinstance(loaded.get("clusters"), list):
+        # Never quote the content: it is a secret.
+        raise UsageError(
+            f"{what} is not a kubeconfig (no `clusters` list)",
+            "pass the kubeconfig file's path or its content (raw YAML or base64)",
+        )
+
+
+@contextmanager
+def kubeconfig(
+    value: str | None,
+    context: str | None,
+    env: Mapping[str, str],
+    cwd: Path,
+    mask: Callable[[str], None],
+) -> Iterator[Kubeconfig]:
+    """Resolve the `kubeconfig` input; inline content lives in a private temp file meanwhile."""
+    if value:
+        mask(value)
+        candidate = (
+            Path(value).expanduser() if not _looks_inline(value) and len(value) < 4096 else None
+        )
+        if candidate is not None and not candidate.is_absolute():
+            candidate = cwd / candidate
+        if candidate is not None and candidate.is_file():
+            content = candidate.read_text(encoding="utf-8")
+            for secret in credentials(content):
+                mask(secret)
+            _check(content, "the file given as `kubeconfig`")
+            yield Kubeconfig(candidate, "file", context)
+            return
+        content = _decode(value)
+        for secret in credentials(content):
+            mask(secret)
+        if not _looks_inline(content):
+            raise UsageError(
+                "input 'kubeconfig' is neither an existing file nor kubeconfig content",
+                "pass a path to the file, or its content (raw YAML or base64)",
+            )
+        _check(content, "input 'kubeconfig'")
+        directory = Path(tempfile.mkdtemp(prefix="modelship-kube-"))
+        try:
+            os.chmod(directory, 0o700)
+            path = directory / "config"
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(content)
+            yield Kubeconfig(path, "inline", context)
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+        return
+    env_path = env.get("KUBECONFIG", "").split(os.pathsep)[0]
+    default = Path(env.get("HOME", "~")).expanduser() / ".kube" / "config"
+    for candidate in (Path(env_path) if env_path else None, default):
+        if candidate is not None and candidate.is_file():
+            for secret in credentials(candidate.read_text(encoding="utf-8")):
+                mask(secret)
+            yield Kubeconfig(candidate, "KUBECONFIG" if env_path else "file", context)
+            return
+    raise UsageError(
+        "no kubeconfig: input 'kubeconfig' is empty and no KUBECONFIG file exists",
+        "pass the kubeconfig (a secret: a path or its content), or run where KUBECONFIG is set "
+        "(GitLab agent for Kubernetes, a cloud login action)",
+    )
+
+
+def api_client(config: Kubeconfig, mask: Callable[[str], None]) -> Any:
+    """An ApiClient for the kubeconfig's context; its bearer token is masked."""
+    from kubernetes import client
+    from kubernetes import config as _kube_config
+    from kubernetes.config.config_exception import ConfigException
+
+    kube_config: Any = _kube_config
+    configuration = client.Configuration()
+    try:
+        kube_config.load_kube_config(
+            config_file=str(config.path),
+            context=config.context,
+            client_configuration=configuration,
+            persist_config=False,
+        )
+    except ConfigException as err:
+        message = str(err)
+        for line in message.splitlines():
+            if "token" in line.lower():
+                message = "invalid kubeconfig"
+        raise UsageError(
+            f"cannot use the kubeconfig: {message[:300]}",
+            "check `kube-context` and the kubeconfig's contexts, clusters and users",
+        ) from None
+    for key, value in (configuration.api_key or {}).items():
+        if isinstance(value, str) and value:
+            mask(value.removeprefix("Bearer ").strip())
+            del key
+    # One quick retry, not urllib3's default of three: an unreachable cluster
+    # must fail in bounded time.
+    configuration.retries = 1
+    return client.ApiClient(configuration)

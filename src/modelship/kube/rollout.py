@@ -1,0 +1,143 @@
+"""Waiting for a Deployment's rollout, and rolling it back.
+
+`wait` watches the Deployment (no polling loop) and decides as
+`kubectl rollout status` does: complete when the controller has observed the
+latest generation and every replica is updated and available; failed when
+the Progressing condition says ProgressDeadlineExceeded; otherwise it waits
+until the deadline. `rollback` re-applies the previous ReplicaSet's pod
+template, which is what `kubectl rollout undo` does.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from modelship.kube.api import Kube, KubeError, selector_string
+from modelship.kube.render import REVISION_ANNOTATION
+
+State = Literal["complete", "progressing", "failed"]
+
+
+@dataclass(frozen=True)
+class Status:
+    state: State
+    message: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    message: str
+    timed_out: bool = False
+
+
+def revision_of(obj: dict[str, Any] | None) -> str:
+    if not obj:
+        return ""
+    return str(obj.get("metadata", {}).get("annotations", {}).get(REVISION_ANNOTATION, ""))
+
+
+def status_of(deployment: dict[str, Any]) -> Status:
+    meta = deployment.get("metadata", {})
+    spec = deployment.get("spec", {})
+    status = deployment.get("status", {}) or {}
+    name = meta.get("name", "?")
+    if int(meta.get("generation", 0)) > int(status.get("observedGeneration", 0)):
+        return Status("progressing", f"waiting for the controller to observe {name}")
+    for condition in status.get("conditions") or []:
+        if (
+            condition.get("type") == "Progressing"
+            and condition.get("reason") == "ProgressDeadlineExceeded"
+        ):
+            return Status(
+                "failed", f"{name} exceeded its progress deadline: {condition.get('message', '')}"
+            )
+    wanted = int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
+    updated = int(status.get("updatedReplicas", 0) or 0)
+    replicas = int(status.get("replicas", 0) or 0)
+    available = int(status.get("availableReplicas", 0) or 0)
+    if updated < wanted:
+        return Status("progressing", f"{updated} of {wanted} replicas updated")
+    if replicas > updated:
+        return Status("progressing", f"{replicas - updated} old replicas pending termination")
+    if available < updated:
+        return Status("progressing", f"{available} of {updated} updated replicas available")
+    return Status("complete", f"{updated} of {wanted} replicas updated and available")
+
+
+def wait(
+    kube: Kube,
+    namespace: str,
+    name: str,
+    deadline: float,
+    on_progress: Callable[[str], None],
+) -> Outcome:
+    """Watch `name` until its rollout completes, fails, or `deadline` (monotonic) passes."""
+    last = ""
+    while True:
+        current = kube.get("apps/v1", "Deployment", namespace, name)
+        if current is None:
+            return Outcome(False, f"Deployment {name} disappeared")
+        status = status_of(current)
+        if status.message != last:
+            on_progress(status.message)
+            last = status.message
+        if status.state != "progressing":
+            return Outcome(status.state == "complete", status.message)
+        remaining = int(deadline - time.monotonic())
+        if remaining <= 0:
+            return Outcome(False, f"timed out: {status.message}", timed_out=True)
+        version = str(current.get("metadata", {}).get("resourceVersion", "")) or None
+        try:
+            for obj in kube.watch_deployment(namespace, name, version, remaining):
+                status = status_of(obj)
+                if status.message != last:
+                    on_progress(status.message)
+                    last = status.message
+                if status.state != "progressing":
+                    return Outcome(status.state == "complete", status.message)
+                if time.monotonic() >= deadline:
+                    break
+        except KubeError as err:
+            if err.status != 410:  # 410 Gone: our resourceVersion is too old; read again
+                raise
+        # The watch ended (server timeout or our deadline): read again and decide.
+
+
+def replica_sets(kube: Kube, deployment: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ReplicaSets this Deployment controls, oldest revision first."""
+    uid = deployment.get("metadata", {}).get("uid")
+    labels = deployment.get("spec", {}).get("selector", {}).get("matchLabels", {}) or {}
+    namespace = deployment["metadata"]["namespace"]
+    owned = [
+        rs
+        for rs in kube.list("apps/v1", "ReplicaSet", namespace, selector_string(labels))
+        if any(
+            ref.get("uid") == uid and ref.get("kind") == "Deployment"
+            for ref in rs.get("metadata", {}).get("ownerReferences", []) or []
+        )
+    ]
+    return sorted(owned, key=lambda rs: _as_int(revision_of(rs)))
+
+
+def previous_template(kube: Kube, deployment: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """(revision, pod template) of the revision before the current one, if any."""
+    current = _as_int(revision_of(deployment))
+    older = [rs for rs in replica_sets(kube, deployment) if _as_int(revision_of(rs)) < current]
+    if not older:
+        return None
+    target = older[-1]
+    template = copy.deepcopy(target.get("spec", {}).get("template", {}))
+    template.get("metadata", {}).get("labels", {}).pop("pod-template-hash", None)
+    return revision_of(target), template
+
+
+def _as_int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        return 0
