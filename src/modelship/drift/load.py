@@ -1,0 +1,288 @@
+"""Reading reference and current data: CSV, Parquet or JSON lines, in chunks.
+
+Files are read batch by batch with pyarrow (never through pandas): numeric
+columns go straight into one float64 column-major matrix per set, which the
+statistics sort in place; categorical columns stay Arrow string arrays until
+they are counted. Peak memory is about the numeric matrix plus one batch.
+
+Every problem with the input raises `DataError` with one line naming the file
+and column, so the stage can turn it into a usage error (exit 2).
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+FORMATS = {
+    ".csv": "csv",
+    ".csv.gz": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".jsonl.gz": "jsonl",
+}
+BLOCK_SIZE = 16 << 20  # bytes of text per CSV/JSON batch
+PARQUET_BATCH_ROWS = 256 * 1024
+
+
+class DataError(ValueError):
+    """The data cannot be compared as given; the message says why and where."""
+
+
+@dataclass
+class Loaded:
+    """One data set, column by column, as Arrow chunks (categorical) or numbers."""
+
+    path: Path
+    rows: int
+    columns: dict[str, list[pa.Array]] = field(default_factory=dict)
+    types: dict[str, pa.DataType] = field(default_factory=dict)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.types)
+
+    def arrow(self, name: str) -> pa.ChunkedArray:
+        return pa.chunked_array(self.columns[name], type=self.types[name])
+
+    def release(self, name: str) -> None:
+        self.columns[name] = []
+
+
+def file_format(path: Path) -> str:
+    name = path.name.lower()
+    for suffix in sorted(FORMATS, key=len, reverse=True):
+        if name.endswith(suffix):
+            return FORMATS[suffix]
+    raise DataError(
+        f"{path.name}: unknown file type; use one of {', '.join(sorted(FORMATS))}"
+    )
+
+
+def _sniff(path: Path, fmt: str) -> None:
+    """Refuse a file whose content is not what its extension says."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise DataError(f"{path}: is a directory, not a data file") from None
+    if path.name.lower().endswith(".gz"):
+        if not head.startswith(b"\x1f\x8b"):
+            raise DataError(f"{path.name}: the name ends in .gz but the file is not gzip data")
+        with gzip.open(path, "rb") as handle:
+            head = handle.read(4096)
+    if fmt == "parquet":
+        if not head.startswith(b"PAR1"):
+            raise DataError(
+                f"{path.name}: the extension says Parquet but the file does not start with "
+                f"Parquet's magic bytes (it looks like {_looks_like(head)})"
+            )
+        return
+    if not head.strip():
+        raise DataError(f"{path.name}: the file is empty")
+    if head.startswith(b"PAR1") or b"\x00" in head:
+        raise DataError(
+            f"{path.name}: the extension says {fmt.upper()} but the file is binary "
+            f"(it looks like {_looks_like(head)})"
+        )
+    first = head.lstrip()[:1]
+    if fmt == "jsonl" and first != b"{":
+        raise DataError(
+            f"{path.name}: the extension says JSON lines but the first line is not a JSON "
+            f"object (it looks like {_looks_like(head)})"
+        )
+    if fmt == "csv" and first in (b"{", b"["):
+        raise DataError(
+            f"{path.name}: the extension says CSV but the file looks like JSON; "
+            "name it .jsonl if it holds one JSON object per line"
+        )
+
+
+def _looks_like(head: bytes) -> str:
+    if head.startswith(b"PAR1"):
+        return "Parquet"
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip data"
+    if head.startswith(b"PK\x03\x04"):
+        return "a zip archive (e.g. xlsx)"
+    if b"\x00" in head:
+        return "binary data"
+    stripped = head.lstrip()[:1]
+    if stripped in (b"{", b"["):
+        return "JSON"
+    return "text (CSV?)"
+
+
+def _batches(path: Path, fmt: str, columns: Sequence[str] | None) -> Iterator[pa.RecordBatch]:
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            handle = pq.ParquetFile(path)
+        except (pa.ArrowInvalid, OSError) as err:
+            raise DataError(f"{path.name}: not a readable Parquet file: {err}") from None
+        wanted = None
+        if columns is not None:
+            present = set(handle.schema_arrow.names)
+            wanted = [c for c in columns if c in present]
+        yield from handle.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=wanted)
+        return
+    if fmt == "csv":
+        import pyarrow.csv as pacsv
+
+        read = pacsv.ReadOptions(block_size=BLOCK_SIZE)
+        # The streaming reader infers types from the first block only: read as
+        # float64 what it took for integers (a later 1.5 is no error), and as
+        # text what was empty there (decided after reading everything).
+        probe = pacsv.open_csv(path, read_options=read)
+        schema = probe.schema
+        probe.close()
+        types: dict[str, pa.DataType] = {}
+        for item in schema:
+            if pa.types.is_integer(item.type):
+                types[item.name] = pa.float64()
+            elif pa.types.is_null(item.type):
+                types[item.name] = pa.string()
+        convert = pacsv.ConvertOptions(
+            column_types=types,
+            include_columns=[c for c in columns if c in schema.names] if columns else None,
+            strings_can_be_null=True,
+        )
+        reader = pacsv.open_csv(path, read_options=read, convert_options=convert)
+        yield from _translated(reader, path, schema.names)
+        return
+    import pyarrow.json as pajson
+
+    reader = pajson.open_json(path, read_options=pajson.ReadOptions(block_size=BLOCK_SIZE))
+    yield from _translated(reader, path, reader.schema.names)
+
+
+_CSV_COLUMN = re.compile(r"In CSV column #(\d+): .*conversion error to (\w+): invalid value '(.*)'")
+_JSON_COLUMN = re.compile(r"Column\(/([^)]*)\) changed from (\w+) to (\w+)")
+
+
+def _translated(reader: Any, path: Path, names: Sequence[str]) -> Iterator[pa.RecordBatch]:
+    try:
+        yield from reader
+    except pa.ArrowInvalid as err:
+        text = str(err)
+        match = _CSV_COLUMN.search(text)
+        if match:
+            index, _type, value = match.groups()
+            name = names[int(index)] if int(index) < len(names) else f"#{index}"
+            raise DataError(
+                f"{path.name}: column '{name}' holds text {value[:40]!r} where the first rows "
+                "hold numbers; fix the value or list the column in `categorical`"
+            ) from None
+        match = _JSON_COLUMN.search(text)
+        if match:
+            name, before, after = match.groups()
+            raise DataError(
+                f"{path.name}: column '{name}' changes from {before} to {after} values "
+                "part way through; fix the data or list the column in `categorical`"
+            ) from None
+        raise DataError(f"{path.name}: cannot be read as {_describe(path)}: {text}") from None
+
+
+def _describe(path: Path) -> str:
+    return {"csv": "CSV", "parquet": "Parquet", "jsonl": "JSON lines"}[file_format(path)]
+
+
+def read(path: Path, columns: Sequence[str] | None = None) -> Loaded:
+    """Stream a file into per-column chunks; `columns` limits what is kept."""
+    fmt = file_format(path)
+    _sniff(path, fmt)
+    loaded = Loaded(path, 0)
+    try:
+        for batch in _batches(path, fmt, columns):
+            if not loaded.types:
+                for item in batch.schema:
+                    loaded.types[item.name] = item.type
+                    loaded.columns[item.name] = []
+            loaded.rows += batch.num_rows
+            for name, array in zip(batch.schema.names, batch.columns, strict=True):
+                if array.type != loaded.types[name]:
+                    array = _unify(path, name, loaded.types[name], array)
+                loaded.columns[name].append(array)
+    except (pa.ArrowInvalid, OSError) as err:
+        raise DataError(f"{path.name}: cannot be read as {_describe(path)}: {err}") from None
+    if not loaded.types and fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        for item in pq.read_schema(path):
+            loaded.types[item.name] = item.type
+            loaded.columns[item.name] = []
+    return loaded
+
+
+def _unify(path: Path, name: str, want: pa.DataType, array: pa.Array) -> pa.Array:
+    # JSON batches infer types one by one: an all-null batch, or ints then floats.
+    if pa.types.is_null(array.type):
+        return pa.nulls(len(array), want)
+    try:
+        return array.cast(want)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise DataError(
+            f"{path.name}: column '{name}' changes type from {want} to {array.type} "
+            "part way through; fix the data or list the column in `categorical`"
+        ) from None
+
+
+# -- column kinds -------------------------------------------------------------------
+def is_numeric_type(kind: pa.DataType) -> bool:
+    return bool(
+        pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
+    )
+
+
+def is_text_type(kind: pa.DataType) -> bool:
+    if pa.types.is_dictionary(kind):
+        return is_text_type(kind.value_type)
+    return bool(pa.types.is_string(kind) or pa.types.is_large_string(kind))
+
+
+def text_to_numbers(data: pa.ChunkedArray) -> pa.ChunkedArray | None:
+    """The column as float64 when every non-empty value is a number, else None."""
+    try:
+        return pc.cast(data, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+
+
+def first_non_number(data: pa.ChunkedArray) -> str:
+    for chunk in data.chunks:
+        for value in chunk.to_pylist():
+            if value is None:
+                continue
+            try:
+                float(value)
+            except (TypeError, ValueError):
+                return str(value)
+    return ""
+
+
+def as_float_column(data: pa.ChunkedArray, out: Any) -> None:
+    """Write a numeric column into `out` (float64), missing and infinite values as NaN."""
+    offset = 0
+    for chunk in data.chunks:
+        if pa.types.is_null(chunk.type):
+            values = np.full(len(chunk), np.nan)
+        else:
+            if not pa.types.is_floating(chunk.type):
+                chunk = chunk.cast(pa.float64())
+            values = chunk.to_numpy(zero_copy_only=False)
+        out[offset : offset + len(values)] = values
+        offset += len(values)
+    np.copyto(out, np.nan, where=np.isinf(out))
