@@ -1,0 +1,433 @@
+"""`train`: run the training inside an MLflow run that carries its lineage."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from modelship.ci.context import Result, StageContext
+from modelship.spec import Input, Output, Stage
+
+if TYPE_CHECKING:
+    from modelship.process import Completed
+    from modelship.runstore import RunStore
+
+STAGE = Stage(
+    name="train",
+    title="Train",
+    description=(
+        "Open an MLflow run with lineage tags (git SHA, branch, CI run, data version), run "
+        "the training in it (`dvc repro`, `mlflow run .` or a command) with its output "
+        "streamed live, and publish the run, the logged model's URI and the final metrics."
+    ),
+    run="modelship.stages.train:run",
+    extras=("mlflow",),
+    gitlab_stage="build",
+    inputs=(
+        Input(
+            "mode",
+            "How to train: `auto` (a given `command`, else `dvc repro` when `dvc.yaml` "
+            "exists, else `mlflow run .` when `MLproject` exists), `dvc`, `mlflow` or "
+            "`command`.",
+            default="auto",
+            options=("auto", "dvc", "mlflow", "command"),
+        ),
+        Input(
+            "command",
+            "Training command, run without a shell, e.g. `python train.py --epochs 3`.",
+            default="",
+        ),
+        Input(
+            "working-directory",
+            "Directory the training runs in, inside the workspace, e.g. `project/`.",
+            type="path",
+            default=".",
+        ),
+        Input(
+            "experiment",
+            "MLflow experiment name, created when missing; default: the repository name.",
+            default="",
+        ),
+        Input(
+            "tracking-uri",
+            "MLflow tracking URI, e.g. `https://mlflow.example.com`; default "
+            "`$MLFLOW_TRACKING_URI`, else `sqlite:///mlruns.db` in the workspace.",
+            default="",
+        ),
+        Input("run-name", "Name of the MLflow run, e.g. `nightly`; default: MLflow's.", default=""),
+        Input(
+            "params",
+            "Parameters as `key=value` lines, e.g. `train.C=0.5`: logged on the run and passed "
+            "on (`MODELSHIP_PARAMS` JSON; `dvc exp run -S`; `mlflow run -P`).",
+            default="",
+        ),
+        Input(
+            "metrics-file",
+            "JSON or YAML metrics the training writes, relative to the working directory, "
+            "e.g. `metrics.json`; with DVC, default: the metrics files in `dvc.yaml`.",
+            default="",
+        ),
+        Input(
+            "data-version",
+            "Data fingerprint for the lineage tags, e.g. the `data` stage's `data-version` "
+            "output; default: that output when it is at hand.",
+            default="",
+            pattern=r"[A-Za-z0-9._:+-]{1,128}",
+        ),
+        Input(
+            "timeout",
+            "Seconds before the training is stopped and the run marked FAILED, e.g. `3600`; "
+            "empty for no limit.",
+            type="number",
+            default="",
+        ),
+    ),
+    outputs=(
+        Output("run-id", "MLflow run id, e.g. `0a1b2c...`."),
+        Output("experiment-id", "MLflow experiment id."),
+        Output(
+            "model-uri",
+            "URI of the model logged in the run, as MLflow reports it: `models:/m-<id>` "
+            "(MLflow 3) or `runs:/<run-id>/<path>`.",
+        ),
+        Output("metrics", 'Final metric values as a JSON object, e.g. `{"accuracy":0.97}`.'),
+        Output("run-url", "Link to the run in the tracking UI (http(s) tracking URIs only)."),
+        Output("tracking-uri", "The tracking URI used (password removed)."),
+    ),
+    example_with={"command": "python train.py", "experiment": "churn"},
+)
+
+
+# The variables the training process reads to join the run modelship opened.
+RUN_ENV = ("MLFLOW_TRACKING_URI", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to run, decided from the inputs before MLflow is contacted."""
+
+    mode: str
+    argv: list[str]
+    workdir: Path
+    params: dict[str, str]
+    metrics_files: list[Path]
+
+
+def run(ctx: StageContext) -> Result:
+    from modelship import tracking
+    from modelship.runstore import open_store
+
+    plan = _plan(ctx)
+    uri = tracking.resolve_tracking_uri(ctx.inputs.optional("tracking-uri"), ctx.env, ctx.workspace)
+    for secret in tracking.uri_secrets(uri, ctx.env):
+        ctx.log.mask(secret)
+    shown_uri = tracking.redact_uri(uri)
+    experiment = ctx.inputs.optional("experiment") or ctx.platform.repository_name
+    data_version = _data_version(ctx)
+    sha, branch = _git(ctx)
+
+    store = open_store(uri, ctx.env)
+    experiment_id = store.experiment_id(experiment)
+    tags = tracking.lineage_tags(ctx.platform, sha, branch, data_version)
+    tags["mlflow.source.name"] = " ".join(plan.argv)[:500]
+    tags["modelship.train.mode"] = plan.mode
+    run_id = store.create_run(experiment_id, ctx.inputs.optional("run-name"), tags)
+    url = tracking.run_url(uri, experiment_id, run_id)
+    ctx.log.info(
+        f"MLflow run {run_id} in experiment {experiment!r} ({shown_uri})"
+        + (f": {url}" if url else "")
+    )
+    outputs: dict[str, object] = {
+        "run-id": run_id,
+        "experiment-id": experiment_id,
+        "model-uri": "",
+        "metrics": {},
+        "run-url": url,
+        "tracking-uri": shown_uri,
+    }
+
+    env = dict(ctx.env)
+    env.update(
+        {
+            "MLFLOW_TRACKING_URI": uri,
+            "MLFLOW_EXPERIMENT_NAME": experiment,
+            "MLFLOW_RUN_ID": run_id,
+            "MODELSHIP_PARAMS": json.dumps(plan.params),
+        }
+    )
+    if plan.mode == "mlflow":
+        plan.argv.extend(["--run-id", run_id, "--experiment-id", experiment_id])
+    env.pop("MLFLOW_EXPERIMENT_ID", None)  # would contradict the run's experiment
+
+    completed = _run_training(ctx, store, run_id, plan, env)
+    _log_params(ctx, store, run_id, plan.params)
+    if completed.returncode != 0 or completed.timed_out:
+        store.finish(run_id, "FAILED")
+        why = (
+            f"training timed out after {ctx.inputs.number('timeout'):g}s"
+            if completed.timed_out
+            else f"training failed with exit code {completed.returncode}"
+        )
+        _summary(ctx, outputs, experiment, plan)
+        ctx.summary.code(completed.tail or "(no output)", title="Last lines of the training output")
+        return Result(outputs, gate_failed=f"{why}; the MLflow run {run_id} is marked FAILED")
+
+    return _finish(ctx, Session(store, run_id, experiment_id, experiment, plan, outputs))
+
+
+@dataclass
+class Session:
+    """The open MLflow run and what is known about it so far."""
+
+    store: RunStore
+    run_id: str
+    experiment_id: str
+    experiment: str
+    plan: Plan
+    outputs: dict[str, object]
+
+
+def _finish(ctx: StageContext, session: Session) -> Result:
+    from modelship.metrics_file import MetricsFileError, check_finite, read_metrics
+
+    store, run_id, plan, outputs = session.store, session.run_id, session.plan, session.outputs
+    experiment = session.experiment
+
+    try:
+        from_files: dict[str, float] = {}
+        for path in plan.metrics_files:
+            from_files.update(read_metrics(path, _shown(ctx, path)))
+        state = store.get_run(run_id)
+        missing = {k: v for k, v in from_files.items() if state.metrics.get(k) != v}
+        store.log_batch(run_id, metrics=missing)
+        metrics = {**state.metrics, **from_files}
+        check_finite(metrics, f"MLflow run {run_id}")
+    except MetricsFileError as err:
+        store.finish(run_id, "FAILED")
+        _summary(ctx, outputs, experiment, plan)
+        return Result(
+            outputs, gate_failed=f"{err.line()}; the MLflow run {run_id} is marked FAILED"
+        )
+    outputs["metrics"] = dict(sorted(metrics.items()))
+
+    models = store.logged_models(session.experiment_id, run_id)
+    if len(models) > 1:
+        ctx.log.warning(
+            f"the run logged {len(models)} models; model-uri is the last one "
+            f"({', '.join(m.name or m.uri for m in models)})"
+        )
+    store.finish(run_id, "FINISHED")
+    if models:
+        outputs["model-uri"] = models[-1].uri
+    _summary(ctx, outputs, experiment, plan)
+    if not models:
+        return Result(
+            outputs,
+            gate_failed=(
+                f"the training finished but logged no model in MLflow run {run_id}; "
+                "log one in that run, e.g. mlflow.sklearn.log_model(model, name='model')"
+                + (
+                    " (with DVC, a stage that dvc repro skips as unchanged trains nothing: "
+                    "mark it always_changed: true)"
+                    if plan.mode == "dvc"
+                    else ""
+                )
+            ),
+        )
+    ctx.log.info(f"model: {outputs['model-uri']}")
+    return Result(outputs)
+
+
+def _plan(ctx: StageContext) -> Plan:
+    from modelship.ci.errors import UsageError
+    from modelship.ci.inputs import parse_key_values
+    from modelship.process import split_command
+
+    workdir = ctx.path(ctx.inputs.text("working-directory") or ".", "input 'working-directory'")
+    if not workdir.is_dir():
+        raise UsageError(f"input 'working-directory': {workdir} is not a directory")
+    params = parse_key_values("params", ctx.inputs.text("params"))
+    command = ctx.inputs.optional("command")
+    mode = ctx.inputs.text("mode") or "auto"
+    if mode == "auto":
+        if command:
+            mode = "command"
+        elif (workdir / "dvc.yaml").is_file():
+            mode = "dvc"
+        elif (workdir / "MLproject").is_file():
+            mode = "mlflow"
+        else:
+            raise UsageError(
+                f"no training command: {_shown(ctx, workdir)} has no dvc.yaml or MLproject",
+                "set the command input, e.g. `python train.py`",
+            )
+    elif command and mode != "command":
+        raise UsageError(
+            f"input 'command' is only used with mode command or auto; mode is {mode}",
+            "drop the command input, or set mode: command",
+        )
+
+    if mode == "command":
+        if not command:
+            raise UsageError(
+                "no training command: mode is command but the command input is empty",
+                "set the command input, e.g. `python train.py`",
+            )
+        argv = split_command(command, "command")
+    elif mode == "dvc":
+        if not (workdir / "dvc.yaml").is_file():
+            raise UsageError(f"mode dvc needs a dvc.yaml in {_shown(ctx, workdir)}")
+        dvc = _tool(ctx, "dvc")
+        if params:
+            # `dvc repro` takes no parameters; `dvc exp run` applies them to params.yaml.
+            argv = [*dvc, "exp", "run"]
+            for key, value in params.items():
+                argv.extend(["--set-param", f"{key}={value}"])
+        else:
+            argv = [*dvc, "repro"]
+    else:
+        if not (workdir / "MLproject").is_file():
+            raise UsageError(f"mode mlflow needs an MLproject file in {_shown(ctx, workdir)}")
+        argv = [*_tool(ctx, "mlflow"), "run", ".", "--env-manager", "local"]
+        for key, value in params.items():
+            argv.extend(["-P", f"{key}={value}"])
+
+    return Plan(mode, argv, workdir, params, _metrics_files(ctx, workdir, mode))
+
+
+def _metrics_files(ctx: StageContext, workdir: Path, mode: str) -> list[Path]:
+    given = ctx.inputs.optional("metrics-file")
+    if given:
+        from modelship.ci.paths import confine
+
+        return [confine(workdir / given, ctx.workspace, "input 'metrics-file'")]
+    if mode != "dvc":
+        return []
+    import yaml
+
+    try:
+        document = yaml.safe_load((workdir / "dvc.yaml").read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return []
+    found: list[Path] = []
+    stages = document.get("stages") if isinstance(document, dict) else None
+    for stage in (stages or {}).values():
+        for entry in (stage or {}).get("metrics", []) if isinstance(stage, dict) else []:
+            name = next(iter(entry)) if isinstance(entry, dict) else entry
+            if isinstance(name, str) and "${" not in name:
+                found.append(workdir / name)
+    for entry in document.get("metrics", []) if isinstance(document, dict) else []:
+        if isinstance(entry, str):
+            found.append(workdir / entry)
+    return found
+
+
+def _tool(ctx: StageContext, name: str) -> list[str]:
+    """`dvc` or `mlflow` from the job's PATH, else this Python's module of that name."""
+    import importlib.util
+
+    from modelship.ci.errors import UsageError
+
+    found = shutil.which(name, path=ctx.env.get("PATH"))
+    if found:
+        return [found]
+    if importlib.util.find_spec(name) is not None:
+        return [sys.executable, "-m", name]
+    extra = "data" if name == "dvc" else "mlflow"
+    raise UsageError(
+        f"{name} is not installed",
+        f"install it in the job (pip install {name}, or modelship[{extra}])",
+    )
+
+
+def _data_version(ctx: StageContext) -> str | None:
+    given = ctx.inputs.optional("data-version")
+    if given:
+        return given
+    # The data stage's output, when it ran earlier in this pipeline.
+    from_gitlab = ctx.env.get("MODELSHIP_DATA_DATA_VERSION")
+    if from_gitlab:
+        ctx.log.info(f"data version {from_gitlab} from the data stage's GitLab output")
+        return from_gitlab
+    if ctx.platform.name == "local":
+        from modelship.ci.outputs import read_local
+
+        try:
+            local = read_local(ctx.workspace, "data").get("data-version")
+        except (OSError, ValueError):
+            local = None
+        if local:
+            ctx.log.info(f"data version {local} from the last local `modelship data` run")
+            return local
+    return None
+
+
+def _git(ctx: StageContext) -> tuple[str, str]:
+    from modelship.ci.errors import ModelshipError
+    from modelship.refs import read_ref
+
+    try:
+        ref = read_ref(ctx.platform, ctx.cwd)
+    except ModelshipError as err:
+        ctx.log.warning(f"no git lineage on the run: {err.message}")
+        return "", ""
+    return ref.sha, ref.branch
+
+
+def _run_training(
+    ctx: StageContext, store: RunStore, run_id: str, plan: Plan, env: dict[str, str]
+) -> Completed:
+    from modelship.ci.errors import ModelshipError
+    from modelship.process import run_streaming
+
+    timeout = ctx.inputs.number("timeout")
+    try:
+        with ctx.log.group(f"training: {' '.join(plan.argv)}"):
+            return run_streaming(plan.argv, plan.workdir, env, ctx.log, timeout=timeout or None)
+    except (ModelshipError, KeyboardInterrupt):
+        # The command could not start, or the job was cancelled: the run says so.
+        try:
+            store.finish(run_id, "FAILED")
+        except ModelshipError as err:
+            ctx.log.warning(f"could not mark run {run_id} FAILED: {err.message}")
+        raise
+
+
+def _log_params(ctx: StageContext, store: RunStore, run_id: str, params: dict[str, str]) -> None:
+    """Log the given parameters the training did not log itself."""
+    if not params:
+        return
+    logged = store.get_run(run_id).params
+    for key, value in params.items():
+        if key in logged and logged[key] != value:
+            ctx.log.warning(f"parameter {key}: the training logged {logged[key]!r}, not {value!r}")
+    store.log_batch(run_id, params={k: v for k, v in params.items() if k not in logged})
+
+
+def _summary(ctx: StageContext, outputs: dict[str, object], experiment: str, plan: Plan) -> None:
+    rows: list[list[object]] = [
+        ["experiment", experiment],
+        ["run", outputs["run-id"]],
+        ["model", outputs["model-uri"] or "(none)"],
+        ["tracking", outputs["tracking-uri"]],
+        ["mode", f"{plan.mode}: {' '.join(plan.argv)}"],
+    ]
+    if outputs["run-url"]:
+        rows.append(["run URL", outputs["run-url"]])
+    ctx.summary.table(["", ""], rows)
+    metrics = outputs["metrics"]
+    if isinstance(metrics, dict) and metrics:
+        ctx.summary.table(["metric", "value"], [[k, f"{v:.6g}"] for k, v in metrics.items()])
+    if plan.params:
+        ctx.summary.table(["parameter", "value"], [[k, v] for k, v in plan.params.items()])
+
+
+def _shown(ctx: StageContext, path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(ctx.workspace.resolve())) or "."
+    except ValueError:
+        return str(path)
