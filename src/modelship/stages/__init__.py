@@ -14,6 +14,7 @@ from modelship.spec import Stage
 STAGES: dict[str, str] = {
     "context": "Branch strategy to environment, version, image tag and should-deploy.",
     "test": "Run the project's tests, write a JUnit report, annotate failures.",
+    "train": "Train inside an MLflow run with lineage tags; publish run, model URI, metrics.",
     "deploy": "Deploy to Kubernetes (smoke test, rollback, canary, blue-green) or locally.",
 }
 
