@@ -1,6 +1,6 @@
 """Data drift: loading two data sets and comparing them column by column.
 
-`check(reference, current, Options(...))` streams both files with pyarrow,
+`compare(reference, current, Options(...))` streams both files with pyarrow,
 sorts each numeric column once and counts each categorical one, then runs the
 chosen test per column (see `modelship.drift.check` for methods and default
 thresholds). Imports numpy, scipy and pyarrow: import it inside a stage's `run`.
@@ -14,8 +14,8 @@ from modelship.drift.check import (
     DriftResult,
     FeatureResult,
     Options,
-    check,
 )
+from modelship.drift.check import check as compare
 from modelship.drift.load import DataError
 
 __all__ = [
@@ -25,5 +25,5 @@ __all__ = [
     "DriftResult",
     "FeatureResult",
     "Options",
-    "check",
+    "compare",
 ]
