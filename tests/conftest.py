@@ -22,3 +22,6 @@ def mlflow_tracking(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mlflow
 @pytest.fixture
 def repo_root() -> Path:
     return REPO_ROOT
+
+
+pytest_plugins = ["tests.harness.fixtures"]

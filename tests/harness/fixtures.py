@@ -1,0 +1,31 @@
+"""Session fixtures for end-to-end runs: the checkout copy and the job environments."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.harness.checkout import export_checkout
+
+
+@pytest.fixture(scope="session")
+def modelship_checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This working tree as `modelship/modelship@v1` (no .venv, no caches)."""
+    return export_checkout(tmp_path_factory.mktemp("modelship-v1"))
+
+
+@pytest.fixture(scope="session")
+def action_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the actions install modelship; shared by every act run of the session."""
+    return tmp_path_factory.mktemp("action-venv") / "venv"
+
+
+@pytest.fixture(scope="session")
+def gitlab_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A plain virtualenv standing in for the job image's Python (bin folder)."""
+    venv = tmp_path_factory.mktemp("gitlab-python") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    return venv / "bin"
