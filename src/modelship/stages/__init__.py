@@ -14,6 +14,7 @@ from modelship.spec import Stage
 STAGES: dict[str, str] = {
     "context": "Branch strategy to environment, version, image tag and should-deploy.",
     "test": "Run the project's tests, write a JUnit report, annotate failures.",
+    "data": "Pull and verify DVC-tracked data; publish its fingerprint (data-version).",
     "train": "Train inside an MLflow run with lineage tags; publish run, model URI, metrics.",
     "build": "Build the model-serving image with lineage labels (Docker, Buildah, Podman).",
     "deploy": "Deploy to Kubernetes (smoke test, rollback, canary, blue-green) or locally.",
