@@ -56,11 +56,14 @@ def fingerprint(datasets: Sequence[Dataset]) -> str:
 
 
 @contextmanager
-def in_repo(workdir: Path, remote: str | None = None, verify: bool = False) -> Iterator[Any]:
+def in_repo(
+    workdir: Path, remote: str | None = None, verify: bool = False, need_remote: bool = False
+) -> Iterator[Any]:
     """Open the DVC repository that holds `workdir`, from inside its root.
 
     `remote` must be configured (UsageError otherwise, listing the ones that
-    are). `verify=True` makes DVC re-hash what it downloads from that remote.
+    are); with `need_remote`, so must a default remote when none is named.
+    `verify=True` makes DVC re-hash what it downloads from that remote.
     """
     from dvc.exceptions import NotDvcRepoError
     from dvc.repo import Repo
@@ -77,6 +80,11 @@ def in_repo(workdir: Path, remote: str | None = None, verify: bool = False) -> I
     try:
         with Repo(root) as repo:
             name = _remote_name(repo, remote)
+        if need_remote and not name:
+            raise UsageError(
+                "no DVC remote is configured (none named, no default)",
+                "pass the remote input, or set a default with `dvc remote add -d`",
+            )
         if verify and name:
             with Repo(root, config={"remote": {name: {"verify": True}}}) as repo:
                 yield repo

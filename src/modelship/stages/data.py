@@ -83,7 +83,8 @@ def run(ctx: StageContext) -> Result:
     remote = ctx.inputs.optional("remote")
     checksums = ctx.inputs.flag("verify-checksums")
 
-    with dvcdata.in_repo(workdir, remote, verify=checksums) as repo:
+    need_remote = ctx.inputs.flag("pull") or ctx.inputs.flag("push")
+    with dvcdata.in_repo(workdir, remote, verify=checksums, need_remote=need_remote) as repo:
         outs = dvcdata.tracked(repo, targets)
         if not outs:
             raise UsageError(
