@@ -1,0 +1,267 @@
+"""The MLflow model registry: idempotent registration, aliases, promotion and rollback.
+
+* `register` registers a model once: the same source model registered again
+  returns the existing version (`created=False`), found by its run and source.
+  The lineage tags of the model's run are copied onto the version.
+* `promote` moves an alias (default `champion`) to a version and keeps the
+  previous holder under a second alias (default `previous-champion`), then
+  reads the alias back: if another writer moved it in between, it fails
+  instead of reporting a promotion that did not stick.
+* `rollback` moves the alias back to the previous holder and keeps the
+  demoted version as the new previous holder, so a rollback can be undone.
+
+Functions take an `MlflowClient` (see `modelship.tracking.client`), so tests
+use a real tracking server.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from modelship import lineage
+from modelship.ci.errors import ExternalError, GateFailed, UsageError
+from modelship.tracking import ModelRef, parse_model_uri
+
+SOURCE_TAG = "modelship.source_uri"
+
+
+@dataclass(frozen=True)
+class Registered:
+    name: str
+    version: str
+    created: bool
+    run_id: str
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.name}/{self.version}"
+
+
+@dataclass(frozen=True)
+class Promoted:
+    name: str
+    alias: str
+    version: str
+    previous_version: str  # '' when the alias was not set before
+    changed: bool
+
+
+def _not_found(err: Exception) -> bool:
+    code = getattr(err, "error_code", "")
+    return (
+        code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
+        or "not found" in str(err).lower()
+    )
+
+
+def _source_ids(client: Any, ref: ModelRef) -> tuple[str, str]:
+    """(run id, logged model id) of the model a URI names; '' for what is not known."""
+    if ref.kind == "run":
+        model_id = ""
+        try:
+            experiment = client.get_run(ref.run_id).info.experiment_id
+            models = client.search_logged_models(
+                experiment_ids=[experiment],
+                filter_string=f"source_run_id = '{_quote(ref.run_id)}'",
+                max_results=100,
+            )
+            wanted = ref.artifact_path.strip("/")
+            for model in models:
+                if getattr(model, "name", "") == wanted:
+                    model_id = str(model.model_id)
+                    break
+        except Exception as err:  # older servers have no logged models
+            if not _not_found(err) and "search_logged_models" not in str(err):
+                raise
+        return ref.run_id, model_id
+    if ref.kind == "logged":
+        logged = client.get_logged_model(ref.model_id)
+        return str(logged.source_run_id or ""), ref.model_id
+    raise UsageError(
+        f"model-uri {ref.uri!r} already names a registered model",
+        "register a run or logged model: runs:/<run-id>/<path> or models:/m-<id>",
+    )
+
+
+def find_version(client: Any, name: str, ref: ModelRef, run_id: str, model_id: str) -> Any | None:
+    """The existing version of `name` registered from this source, if any."""
+    try:
+        versions = client.search_model_versions(f"name = '{_quote(name)}'")
+    except Exception as err:
+        if _not_found(err):
+            return None
+        raise
+    for version in versions:
+        tags = getattr(version, "tags", {}) or {}
+        if tags.get(SOURCE_TAG) == ref.uri:
+            return version
+        source = str(getattr(version, "source", "") or "")
+        if model_id and (
+            source == f"models:/{model_id}" or getattr(version, "model_id", None) == model_id
+        ):
+            return version
+        if ref.kind == "run" and source == ref.uri:
+            return version
+    return None
+
+
+def _quote(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def run_lineage(client: Any, run_id: str) -> dict[str, str]:
+    """The lineage tags of a run (keys from `modelship.lineage`), plus the run id."""
+    if not run_id:
+        return {}
+    run = client.get_run(run_id)
+    tags = {k: v for k, v in run.data.tags.items() if k in lineage.LINEAGE_TAGS and v}
+    tags["modelship.run_id"] = run_id
+    return tags
+
+
+def register(
+    client: Any,
+    model_uri: str,
+    name: str,
+    *,
+    alias: str | None = "challenger",
+    tags: Mapping[str, str] | None = None,
+    description: str | None = None,
+    wait_timeout: float = 300.0,
+) -> Registered:
+    ref = parse_model_uri(model_uri, "model-uri")
+    run_id, model_id = _source_ids(client, ref)
+    try:
+        client.get_registered_model(name)
+    except Exception as err:
+        if not _not_found(err):
+            raise
+        client.create_registered_model(name)
+    existing = find_version(client, name, ref, run_id, model_id)
+    created = existing is None
+    if existing is None:
+        version_tags = {**run_lineage(client, run_id), SOURCE_TAG: ref.uri, **(tags or {})}
+        source = f"models:/{model_id}" if model_id else ref.uri
+        kwargs: dict[str, Any] = {"tags": version_tags, "description": description}
+        if model_id:
+            kwargs["model_id"] = model_id
+        existing = client.create_model_version(name, source, run_id=run_id or None, **kwargs)
+    else:
+        # Re-registration is a no-op for the version, but given tags still apply.
+        for key, value in {**run_lineage(client, run_id), **(tags or {})}.items():
+            client.set_model_version_tag(name, existing.version, key, value)
+        if description:
+            client.update_model_version(name, existing.version, description=description)
+    version = str(existing.version)
+    _wait_ready(client, name, version, wait_timeout)
+    if alias:
+        client.set_registered_model_alias(name, alias, version)
+    return Registered(name, version, created, run_id)
+
+
+def _wait_ready(client: Any, name: str, version: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        status = str(client.get_model_version(name, version).status)
+        if status == "READY":
+            return
+        if status == "FAILED_REGISTRATION":
+            raise ExternalError(f"registry: {name} version {version} failed to register")
+        if time.monotonic() >= deadline:
+            raise ExternalError(
+                f"registry: {name} version {version} is still {status} after {timeout:g}s",
+                "raise wait-timeout, or check the registry's artifact storage",
+            )
+        time.sleep(1.0)
+
+
+def alias_version(client: Any, name: str, alias: str) -> str:
+    """The version an alias points to, or '' when it is not set."""
+    try:
+        return str(client.get_model_version_by_alias(name, alias).version)
+    except Exception as err:
+        if _not_found(err):
+            return ""
+        raise
+
+
+def resolve_version(client: Any, name: str, version: str | None, model_uri: str | None) -> str:
+    """The version to promote, from `version` or a `models:/` / `runs:/` URI."""
+    if version:
+        client.get_model_version(name, version)  # fails clearly when it does not exist
+        return version
+    if not model_uri:
+        raise UsageError("promote needs `version` or `model-uri`")
+    ref = parse_model_uri(model_uri, "model-uri")
+    if ref.is_registered and ref.name != name:
+        raise UsageError(f"model-uri {model_uri!r} names model {ref.name!r}, not {name!r}")
+    if ref.kind == "version" and ref.version != "latest":
+        return ref.version
+    if ref.kind == "alias":
+        found = alias_version(client, name, ref.alias)
+        if not found:
+            raise UsageError(f"{name} has no alias {ref.alias!r}")
+        return found
+    if ref.kind in ("run", "logged"):
+        run_id, model_id = _source_ids(client, ref)
+        existing = find_version(client, name, ref, run_id, model_id)
+        if existing is None:
+            raise UsageError(
+                f"{model_uri} is not registered as {name}", "run the register stage first"
+            )
+        return str(existing.version)
+    versions = client.search_model_versions(f"name = '{_quote(name)}'")
+    if not versions:
+        raise UsageError(f"{name} has no versions")
+    return str(max(int(v.version) for v in versions))
+
+
+def _set_and_check(client: Any, name: str, alias: str, version: str) -> None:
+    client.set_registered_model_alias(name, alias, version)
+    seen = alias_version(client, name, alias)
+    if seen != version:
+        raise GateFailed(
+            f"alias {alias!r} of {name} points to version {seen or '(none)'} right after it "
+            f"was set to {version}: another writer changed it",
+            "run promotions under a concurrency group (GitHub) or resource_group (GitLab), "
+            "then re-run",
+        )
+
+
+def promote(
+    client: Any,
+    name: str,
+    version: str,
+    *,
+    alias: str = "champion",
+    previous_alias: str = "previous-champion",
+) -> Promoted:
+    if alias == previous_alias:
+        raise UsageError("alias and previous-alias must differ")
+    current = alias_version(client, name, alias)
+    if current == version:
+        return Promoted(name, alias, version, alias_version(client, name, previous_alias), False)
+    if current:
+        client.set_registered_model_alias(name, previous_alias, current)
+    _set_and_check(client, name, alias, version)
+    return Promoted(name, alias, version, current, True)
+
+
+def rollback(
+    client: Any, name: str, *, alias: str = "champion", previous_alias: str = "previous-champion"
+) -> Promoted:
+    """Move `alias` back to the version under `previous_alias`; swap the two."""
+    previous = alias_version(client, name, previous_alias)
+    if not previous:
+        raise UsageError(
+            f"{name} has no {previous_alias!r} alias: nothing to roll back to",
+            "roll back only after a promotion has moved the alias",
+        )
+    current = alias_version(client, name, alias)
+    if current:
+        client.set_registered_model_alias(name, previous_alias, current)
+    _set_and_check(client, name, alias, previous)
+    return Promoted(name, alias, previous, current, True)
