@@ -17,15 +17,30 @@ use a real tracking server.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from modelship import lineage
-from modelship.ci.errors import ExternalError, GateFailed, UsageError
+from modelship.ci.errors import ExternalError, GateFailed, ModelshipError, UsageError
 from modelship.tracking import ModelRef, parse_model_uri
 
 SOURCE_TAG = "modelship.source_uri"
+
+T = TypeVar("T")
+
+
+def guarded(action: Callable[[], T], what: str) -> T:
+    """Run a registry action; an MLflow or network failure becomes an ExternalError (exit 3)."""
+    try:
+        return action()
+    except ModelshipError:
+        raise
+    except Exception as err:
+        error_code = getattr(err, "error_code", "")
+        if error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            raise UsageError(f"{what}: {err}") from None
+        raise ExternalError(f"{what}: {err}") from None
 
 
 @dataclass(frozen=True)

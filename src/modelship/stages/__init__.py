@@ -16,8 +16,11 @@ STAGES: dict[str, str] = {
     "test": "Run the project's tests, write a JUnit report, annotate failures.",
     "data": "Pull and verify DVC-tracked data; publish its fingerprint (data-version).",
     "train": "Train inside an MLflow run with lineage tags; publish run, model URI, metrics.",
+    "evaluate": "Candidate vs champion on validation data: threshold and significance gates.",
+    "register": "Register a model version once, with lineage tags and an alias.",
     "build": "Build the model-serving image with lineage labels (Docker, Buildah, Podman).",
     "deploy": "Deploy to Kubernetes (smoke test, rollback, canary, blue-green) or locally.",
+    "promote": "Move the champion alias to a version; keep the previous one for rollback.",
     "monitor": "Data and prediction drift, Prometheus metrics, alerts and the retrain flag.",
 }
 
