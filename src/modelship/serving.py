@@ -78,12 +78,17 @@ def start(
         "--workers",
         "1",
     ]
+    child_env = dict(env)
+    # The scoring server execs `uvicorn` from PATH: make it the one beside our Python,
+    # even when the virtualenv is not activated.
+    bin_dir = str(Path(sys.executable).parent)
+    child_env["PATH"] = os.pathsep.join([bin_dir, child_env.get("PATH", "")]).rstrip(os.pathsep)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             argv,
             cwd=cwd,
-            env=dict(env),
+            env=child_env,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -17,6 +17,7 @@ FIELD_MANAGER = "modelship"
 
 # Short requests: connect within 5 s, answer within 30 s.
 REQUEST_TIMEOUT = (5.0, 30.0)
+PROBE_TIMEOUT = (5.0, 8.0)
 
 # kind -> (plural, namespaced) for the kinds a deploy usually holds; others
 # are found through API discovery.
@@ -97,15 +98,16 @@ class Kube:
         ctype = response.getheader("content-type") or ""
         return Response(response.status, data, ctype)
 
-    def request(
+    def request(  # noqa: PLR0917
         self,
         method: str,
         path: str,
         query: list[tuple[str, str]] | None = None,
         body: Any = None,
         content_type: str | None = None,
+        timeout: Any = REQUEST_TIMEOUT,
     ) -> dict[str, Any]:
-        response = self.raw(method, path, query, body, content_type)
+        response = self.raw(method, path, query, body, content_type, timeout=timeout)
         try:
             loaded = json.loads(response.body) if response.body else {}
         except ValueError:
@@ -120,7 +122,8 @@ class Kube:
 
     # -- resources ---------------------------------------------------------
     def version(self) -> dict[str, Any]:
-        return self.request("GET", "/version")
+        # The first call of a deploy: a cluster that does not answer fails it fast.
+        return self.request("GET", "/version", timeout=PROBE_TIMEOUT)
 
     def _resource(self, api_version: str, kind: str) -> tuple[str, bool]:
         known = _KNOWN.get((api_version, kind))
@@ -208,8 +211,8 @@ class Kube:
 
     def watch_deployment(
         self, namespace: str, name: str, resource_version: str | None, seconds: int
-    ) -> Iterator[dict[str, Any]]:
-        """Deployment objects as the server changes them, for at most `seconds`."""
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(event type, Deployment) as the server changes it, for at most `seconds`."""
         from kubernetes import client
         from kubernetes import watch as _watch
 
@@ -234,8 +237,8 @@ class Kube:
                         str(obj.get("message", "")),
                     )
                 raw = event.get("raw_object")
-                if isinstance(raw, dict) and event.get("type") in ("ADDED", "MODIFIED"):
-                    yield raw
+                if isinstance(raw, dict) and event.get("type") in ("ADDED", "MODIFIED", "DELETED"):
+                    yield str(event["type"]), raw
         except client.ApiException as err:
             raise KubeError(
                 int(err.status or 0), str(err.reason or ""), _status_message(err.body)
@@ -248,6 +251,17 @@ class Kube:
             raise
         finally:
             watcher.stop()
+
+    def wait_deployment_gone(self, namespace: str, name: str, seconds: int) -> bool:
+        """Watch until the Deployment is deleted (foreground deletion takes its pods first)."""
+        current = self.get("apps/v1", "Deployment", namespace, name)
+        if current is None:
+            return True
+        version = str(current.get("metadata", {}).get("resourceVersion", "")) or None
+        for etype, _obj in self.watch_deployment(namespace, name, version, seconds):
+            if etype == "DELETED":
+                return True
+        return self.get("apps/v1", "Deployment", namespace, name) is None
 
     def proxy_path(self, namespace: str, service: str, port: str, path: str) -> str:
         return (

@@ -44,6 +44,13 @@ class Kubeconfig:
     context: str | None
 
 
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # e.g. base64 content too long to be a file name
+        return False
+
+
 def _looks_inline(value: str) -> bool:
     return "\n" in value or value.lstrip().startswith(("apiVersion", "{", "clusters", "kind"))
 
@@ -111,7 +118,7 @@ def kubeconfig(
         )
         if candidate is not None and not candidate.is_absolute():
             candidate = cwd / candidate
-        if candidate is not None and candidate.is_file():
+        if candidate is not None and _is_file(candidate):
             content = candidate.read_text(encoding="utf-8")
             for secret in credentials(content):
                 mask(secret)

@@ -339,10 +339,15 @@ class Deployer:
             if item is None:
                 continue
             try:
-                if self.kube.delete(
-                    item["apiVersion"], item["kind"], self.ns, item["metadata"]["name"]
+                name = item["metadata"]["name"]
+                if not self.kube.delete(item["apiVersion"], item["kind"], self.ns, name):
+                    continue
+                if item["kind"] == "Deployment" and not self.kube.wait_deployment_gone(
+                    self.ns, name, 120
                 ):
-                    self.timeline.add(f"removed {describe(item)}")
+                    self.timeline.add(f"{describe(item)} is still terminating")
+                    continue
+                self.timeline.add(f"removed {describe(item)}")
             except KubeError as err:
                 self.timeline.add(f"could not remove {describe(item)}: {err.message}")
 

@@ -93,7 +93,9 @@ def wait(
             return Outcome(False, f"timed out: {status.message}", timed_out=True)
         version = str(current.get("metadata", {}).get("resourceVersion", "")) or None
         try:
-            for obj in kube.watch_deployment(namespace, name, version, remaining):
+            for etype, obj in kube.watch_deployment(namespace, name, version, remaining):
+                if etype == "DELETED":
+                    return Outcome(False, f"Deployment {name} was deleted")
                 status = status_of(obj)
                 if status.message != last:
                     on_progress(status.message)
