@@ -9,7 +9,7 @@ Defaults follow Evidently's DataDriftPreset where the methods coincide:
 | chi2 | chi-square over Evidently's bins | chi-square | p-value below threshold | 0.05 |
 | psi | PSI over Evidently's bins | PSI | PSI at or above threshold | 0.1 |
 | jensen-shannon | Jensen-Shannon distance | Jensen-Shannon distance | distance at or above threshold | 0.1 |
-| wasserstein | Wasserstein distance / reference std | Jensen-Shannon distance | distance at or above threshold | 0.1 |
+| wasserstein | Wasserstein distance / reference std (Jensen-Shannon if <= 5 distinct values) | Jensen-Shannon distance | distance at or above threshold | 0.1 |
 
 `auto` is Evidently's choice for a reference of up to 1,000 rows; Evidently
 switches to `wasserstein` (numeric) and `jensen-shannon` (categorical) for
@@ -314,7 +314,7 @@ def _categorical(
                     f"column '{name}' has {reason}; leave it out of features and categorical"
                 )
             return reason
-        counted.append((keys, counts.to_numpy(zero_copy_only=False), missing))
+        counted.append((keys, load.numbers(counts), missing))
         data.release(name)
     (ref_keys, ref_counts, ref_missing), (cur_keys, cur_counts, cur_missing) = counted
     new = pc.invert(pc.is_in(cur_keys, value_set=ref_keys))
@@ -322,7 +322,7 @@ def _categorical(
     ref_all = np.zeros(len(keys), dtype=np.int64)
     cur_all = np.zeros(len(keys), dtype=np.int64)
     ref_all[: len(ref_counts)] = ref_counts
-    index = pc.index_in(cur_keys.cast(pa.string()), value_set=keys).to_numpy(zero_copy_only=False)
+    index = load.numbers(pc.index_in(cur_keys.cast(pa.string()), value_set=keys))
     cur_all[index.astype(np.int64)] = cur_counts
     return _Categorical(name, keys.to_pylist(), ref_all, cur_all, ref_missing, cur_missing)
 
@@ -334,7 +334,7 @@ def method_for(method: str, kind: Kind, distinct: int) -> str:
             return "ks"
         return "z" if distinct <= 2 else "chi2"
     if method == "wasserstein":
-        return "wasserstein" if kind == "numeric" else "jensen-shannon"
+        return "wasserstein" if kind == "numeric" and distinct > 5 else "jensen-shannon"
     return method
 
 

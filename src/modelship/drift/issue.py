@@ -1,13 +1,73 @@
-"""Open or update the drift issue of a model (placeholder, replaced below)."""
+"""One open GitHub/GitLab issue per model while its data drifts.
+
+The issue is found again by a hidden marker (`modelship:drift:<model>`), so a
+nightly monitor updates the same issue instead of opening one per night;
+once people close it, the next drift opens a fresh one. The REST work is
+`modelship.forge.upsert_issue`.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+from modelship.ci.summary import md_escape
+
+if TYPE_CHECKING:
+    from modelship.ci.context import StageContext
+    from modelship.drift.check import DriftResult
+
+MAX_ROWS = 50
+LABELS = ("modelship", "data-drift")
 
 
 class IssueError(RuntimeError):
     pass
 
 
-def upsert_drift_issue(ctx: Any, result: Any, model: str, retrain: bool) -> str:
-    raise IssueError("not implemented yet")
+def issue_body(result: DriftResult, model: str, retrain: bool, run_url: str) -> str:
+    from modelship.drift.report import number
+
+    lines = [
+        f"The drift monitor found **{len(result.drifted_features)} of {len(result.features)}** "
+        f"features of `{md_escape(model)}` drifted (share {result.drift_share:.3f}, dataset "
+        f"drift at {result.drift_share_threshold}); "
+        f"reference {result.reference_rows:,} rows, current {result.current_rows:,} rows.",
+        "",
+        f"Retraining requested: **{'yes' if retrain else 'no'}**.",
+        "",
+        "| feature | method | score | threshold |",
+        "|---|---|---|---|",
+    ]
+    drifted = [f for f in result.ordered() if f.drifted]
+    for item in drifted[:MAX_ROWS]:
+        lines.append(
+            f"| {md_escape(item.name)} | {item.method} | {number(item.score)} | "
+            f"{number(item.threshold)} |"
+        )
+    if len(drifted) > MAX_ROWS:
+        lines.append(f"| ... {len(drifted) - MAX_ROWS} more | | | |")
+    if run_url:
+        lines += ["", f"Run: {run_url}"]
+    lines += ["", "_Updated by `modelship monitor` on every run while the data drifts._"]
+    return "\n".join(lines)
+
+
+def upsert_drift_issue(ctx: StageContext, result: DriftResult, model: str, retrain: bool) -> str:
+    from modelship import forge
+
+    found = forge.forge_for(
+        ctx.platform, ctx.inputs.optional("github-token"), ctx.inputs.optional("gitlab-token")
+    )
+    if found is None:
+        raise IssueError(
+            "open-issue needs a CI run with a token: github-token on GitHub Actions, "
+            "gitlab-token on GitLab CI"
+        )
+    title = f"Data drift detected: {model}"
+    body = issue_body(result, model, retrain, ctx.platform.run_url)
+    try:
+        done = forge.upsert_issue(found, forge.marker("drift", model), title, body, labels=LABELS)
+    except forge.ForgeError as err:
+        raise IssueError(str(err)) from None
+    ctx.log.info(f"drift issue {done.action}: #{done.id}")
+    return done.url or f"#{done.id}"

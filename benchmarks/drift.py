@@ -1,0 +1,251 @@
+"""Drift check speed: modelship against Evidently's DataDriftPreset and a scipy loop.
+
+    .venv/bin/python benchmarks/drift.py                  # 100k and 1M rows; Evidently at 100k
+    .venv/bin/python benchmarks/drift.py --evidently-1m   # also Evidently at 1M (about 2 min)
+    .venv/bin/python benchmarks/drift.py --sizes 100000 --no-evidently
+
+The data: 20 numeric columns (a third of them shifted in the current set) and
+3 categorical ones (5, 4 and 2 values), written once as Parquet under the
+cache directory. Each tool runs in its own subprocess, so its peak memory
+(`ru_maxrss`) is its own: the figure shown is the peak minus the process's
+size after its imports, next to the in-memory size of both data sets. The
+time covers reading both files and the whole check, not interpreter start-up
+or imports (printed apart).
+
+* modelship: `modelship.drift.compare`, method `auto` (KS and chi-square).
+* scipy loop: pyarrow reads the columns, then `ks_2samp` per numeric column
+  and `chisquare` per categorical column, as a hand-written check would.
+* Evidently 0.7 `Report([DataDriftPreset()])` on pandas DataFrames, in its own
+  virtual environment (Evidently 0.7 needs pandas < 3), created on first use
+  with `uv` under the cache directory.
+
+At the end, an agreement check runs Evidently and modelship on a 1,000-row
+and a 5,000-row data set and compares the per-column drift decisions (at 1,000
+rows Evidently picks KS/chi-square/z = modelship `auto`; above, normed
+Wasserstein/Jensen-Shannon = modelship `wasserstein`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+NUMERIC = 20
+CATEGORIES = {"city": list("abcde"), "plan": ["free", "pro", "team", "ent"], "flag": ["y", "n"]}
+EVIDENTLY_SPEC = ["evidently==0.7.*", "pandas<3", "pyarrow"]
+EVIDENTLY_METHODS = {
+    "K-S p_value": "ks",
+    "chi-square p_value": "chi2",
+    "Z-test p_value": "z",
+    "Wasserstein distance (normed)": "wasserstein",
+    "Jensen-Shannon distance": "jensen-shannon",
+    "PSI": "psi",
+}
+
+
+# -- data -------------------------------------------------------------------------------
+def generate(rows: int, folder: Path, seed: int = 7) -> tuple[Path, Path]:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = (folder / f"reference-{rows}.parquet", folder / f"current-{rows}.parquet")
+    if all(p.exists() for p in paths):
+        return paths
+    rng = np.random.default_rng(seed)
+    for path, drift in zip(paths, (False, True), strict=True):
+        columns: dict[str, Any] = {}
+        for i in range(NUMERIC):
+            shift = 0.05 * (i % 3) if drift else 0.0
+            if i % 4 == 3:
+                columns[f"num_{i:02d}"] = rng.exponential(1.0 + shift, rows)
+            else:
+                columns[f"num_{i:02d}"] = rng.normal(shift, 1.0, rows)
+        for j, (name, values) in enumerate(CATEGORIES.items()):
+            p = np.linspace(1.0, 2.0, len(values))
+            if drift and j == 0:
+                p = p[::-1]
+            columns[name] = pa.array(np.asarray(values)[rng.choice(len(values), rows, p=p / p.sum())])
+        pq.write_table(pa.table(columns), path)
+    return paths
+
+
+# -- workers (run in subprocesses) ----------------------------------------------------------
+def _rss_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _worker(tool: str, reference: Path, current: Path, method: str) -> dict[str, Any]:
+    started = time.perf_counter()
+    if tool == "modelship":
+        import numpy  # noqa: F401
+        import pyarrow.parquet  # noqa: F401
+        import scipy.stats  # noqa: F401
+
+        from modelship.drift import Options, compare
+    elif tool == "scipy":
+        import numpy as np
+        import pyarrow.parquet as pq
+        from scipy import stats
+    else:
+        import pandas as pd
+        from evidently import Report
+        from evidently.presets import DataDriftPreset
+    imported = time.perf_counter()
+    baseline = _rss_bytes()
+    decisions: dict[str, dict[str, Any]] = {}
+    t0 = time.perf_counter()
+    if tool == "modelship":
+        result = compare(reference, current, Options(method=method))
+        for f in result.features:
+            decisions[f.name] = {"method": f.method, "score": f.score, "drifted": f.drifted}
+    elif tool == "scipy":
+        ref = pq.read_table(reference)
+        cur = pq.read_table(current)
+        for name in ref.column_names:
+            a = ref.column(name).to_numpy()
+            b = cur.column(name).to_numpy()
+            if a.dtype.kind == "f":
+                p = float(stats.ks_2samp(a[~np.isnan(a)], b[~np.isnan(b)]).pvalue)
+                decisions[name] = {"method": "ks", "score": p, "drifted": p <= 0.05}
+            else:
+                keys, inverse = np.unique(np.concatenate([a, b]), return_inverse=True)
+                ra = np.bincount(inverse[: a.size], minlength=keys.size)
+                rb = np.bincount(inverse[a.size :], minlength=keys.size)
+                p = float(stats.chisquare(rb, ra * (b.size / a.size)).pvalue)
+                decisions[name] = {"method": "chi2", "score": p, "drifted": p < 0.05}
+    else:
+        ref_df = pd.read_parquet(reference)
+        cur_df = pd.read_parquet(current)
+        snapshot = Report([DataDriftPreset()]).run(current_data=cur_df, reference_data=ref_df)
+        for metric in snapshot.dict()["metrics"]:
+            config = metric["config"]
+            if not config["type"].endswith("ValueDrift"):
+                continue
+            method = EVIDENTLY_METHODS.get(config["method"], config["method"])
+            score, threshold = float(metric["value"]), float(config["threshold"])
+            if method == "ks":
+                drifted = score <= threshold
+            elif method in ("chi2", "z"):
+                drifted = score < threshold
+            else:
+                drifted = score >= threshold
+            decisions[config["column"]] = {"method": method, "score": score, "drifted": drifted}
+    seconds = time.perf_counter() - t0
+    return {
+        "tool": tool,
+        "seconds": seconds,
+        "import_seconds": imported - started,
+        "baseline_rss": baseline,
+        "peak_rss": _rss_bytes(),
+        "decisions": decisions,
+    }
+
+
+def evidently_python(cache: Path) -> Path:
+    venv = cache / "evidently-venv"
+    python = venv / "bin" / "python"
+    if python.exists():
+        return python
+    uv = shutil.which("uv")
+    if uv is None:
+        raise SystemExit("uv is needed to build the Evidently environment (pip install uv)")
+    subprocess.run([uv, "venv", "-q", "--python", "3.12", str(venv)], check=True)
+    subprocess.run([uv, "pip", "install", "-q", "--python", str(python), *EVIDENTLY_SPEC], check=True)
+    return python
+
+
+def run_tool(tool: str, python: Path, reference: Path, current: Path, method: str = "auto") -> dict[str, Any]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
+    with_uv = [str(python), __file__, "--worker", tool, str(reference), str(current), method]
+    done = subprocess.run(with_uv, capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"{tool} failed:\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def input_bytes(reference: Path, current: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return int(pq.read_table(reference).nbytes + pq.read_table(current).nbytes)
+
+
+def mib(value: float) -> str:
+    return f"{value / 2**20:,.0f} MiB"
+
+
+def agreement(cache: Path, python: Path) -> list[str]:
+    """Per-column decisions of Evidently and modelship on the same small data."""
+    lines = []
+    for rows, method in ((1000, "auto"), (5000, "wasserstein")):
+        ref, cur = generate(rows, cache / "data", seed=11)
+        ev = run_tool("evidently", python, ref, cur)["decisions"]
+        ms = run_tool("modelship", Path(sys.executable), ref, cur, method)["decisions"]
+        same = [c for c in ev if c in ms and ev[c]["drifted"] == ms[c]["drifted"]]
+        methods = [c for c in ev if c in ms and ev[c]["method"] == ms[c]["method"]]
+        lines.append(
+            f"  {rows:>6,} rows, modelship method={method}: decisions agree on {len(same)}/{len(ev)} "
+            f"columns, test chosen agrees on {len(methods)}/{len(ev)}"
+        )
+        for column in ev:
+            if column in ms and column not in same:
+                lines.append(f"    differs: {column}: evidently {ev[column]} modelship {ms[column]}")
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "modelship-bench")
+    parser.add_argument("--no-evidently", action="store_true", help="skip Evidently entirely")
+    parser.add_argument("--evidently-1m", action="store_true", help="also run Evidently above 100k rows")
+    parser.add_argument("--no-agreement", action="store_true")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    python = None if args.no_evidently else evidently_python(args.cache_dir)
+    rows_out = []
+    print(f"{'rows':>10} {'tool':<10} {'time':>9} {'vs modelship':>13} {'peak-base':>10} {'input':>9} {'mem/input':>9} {'imports':>8}")
+    for rows in sizes:
+        ref, cur = generate(rows, args.cache_dir / "data")
+        size = input_bytes(ref, cur)
+        results = [run_tool("modelship", Path(sys.executable), ref, cur), run_tool("scipy", Path(sys.executable), ref, cur)]
+        if python is not None and (rows <= 100_000 or args.evidently_1m):
+            results.append(run_tool("evidently", python, ref, cur))
+        base = results[0]["seconds"]
+        for r in results:
+            used = r["peak_rss"] - r["baseline_rss"]
+            ratio = r["seconds"] / base
+            print(
+                f"{rows:>10,} {r['tool']:<10} {r['seconds']:>8.2f}s {ratio:>12.1f}x {mib(used):>10} "
+                f"{mib(size):>9} {used / size:>8.2f}x {r['import_seconds']:>7.1f}s"
+            )
+            rows_out.append({"rows": rows, "input_bytes": size, **{k: v for k, v in r.items() if k != "decisions"}})
+        drifted = sorted(c for c, d in results[0]["decisions"].items() if d["drifted"])
+        print(f"{'':>10} modelship: {len(drifted)} of {len(results[0]['decisions'])} columns drifted")
+    if python is not None and not args.no_agreement:
+        print("agreement with Evidently's DataDriftPreset defaults:")
+        for line in agreement(args.cache_dir, python):
+            print(line)
+    if args.json:
+        args.json.write_text(json.dumps(rows_out, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        tool, reference, current, method = sys.argv[2:6]
+        print(json.dumps(_worker(tool, Path(reference), Path(current), method)))
+        raise SystemExit(0)
+    raise SystemExit(main())
