@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import http.server
 import json
+import shutil
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -320,3 +322,55 @@ def test_generated_autoscaler_targets_the_deployment(cluster: Any, tmp_path: Pat
     hpa = cluster.get("HorizontalPodAutoscaler", NAME, "ml")
     assert hpa["spec"]["scaleTargetRef"]["name"] == NAME
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 5)
+
+
+def test_a_failed_first_deploy_has_nothing_to_roll_back(cluster: Any, tmp_path: Path) -> None:
+    cluster.mark_image_broken(IMAGE_V3)
+    run = deploy(cluster, tmp_path, IMAGE_V3, "--progress-deadline", "2s")
+    assert run.code == 1
+    assert run.outputs["status"] == "failed"
+    assert run.outputs["rolled-back"] == "false"
+    assert "no previous revision" in run.report()
+
+
+def test_timeout_before_the_progress_deadline_rolls_back(cluster: Any, tmp_path: Path) -> None:
+    assert deploy(cluster, tmp_path, IMAGE_V1).code == 0
+    cluster.mark_image_broken(IMAGE_V3, "CrashLoopBackOff")
+    run = deploy(cluster, tmp_path, IMAGE_V3, "--timeout", "3s")
+    assert run.code == 1, run.stderr
+    assert "timed out" in run.stderr
+    assert run.outputs["rolled-back"] == "true"
+    assert image_of(cluster) == IMAGE_V1
+
+
+def test_smoke_url_is_used_instead_of_the_proxy(
+    cluster: Any, tmp_path: Path, scoring_server: Any
+) -> None:
+    run = deploy(cluster, tmp_path, IMAGE_V1, "--smoke-url", scoring_server.endpoint)
+    assert run.code == 0, run.stderr
+    assert run.outputs["endpoint"] == scoring_server.endpoint
+    assert cluster.requests_matching("POST", "/proxy/") == []
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+def test_kubectl_sees_the_rollout_history(cluster: Any, tmp_path: Path) -> None:
+    assert deploy(cluster, tmp_path, IMAGE_V1).code == 0
+    assert deploy(cluster, tmp_path, IMAGE_V2, env={"GITHUB_SHA": "abcdef1234567890"}).code == 0
+    history = subprocess.run(
+        [
+            "kubectl",
+            "--kubeconfig",
+            str(cluster.kubeconfig),
+            "-n",
+            "ml",
+            "rollout",
+            "history",
+            f"deployment/{NAME}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert history.returncode == 0, history.stderr
+    assert f"modelship deploy of {IMAGE_V2} at abcdef123456" in history.stdout
