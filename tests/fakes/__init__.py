@@ -1,0 +1,1 @@
+"""Faithful stand-ins for external systems the suite cannot run for real."""

@@ -1,0 +1,151 @@
+"""Fixtures for the Kubernetes API test server's own fidelity tests."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakes.kube_server import KubeServer
+from tests.fixtures.kube import kube  # noqa: F401  (re-exported fixture)
+
+
+@pytest.fixture
+def k8s(kube: KubeServer) -> Iterator[Any]:  # noqa: F811
+    """(apps, core, batch, autoscaling) API objects of the official client, bound to the server."""
+    from kubernetes import client, config
+
+    api_client = config.new_client_from_config(str(kube.kubeconfig))
+
+    class Clients:
+        apps = client.AppsV1Api(api_client)
+        core = client.CoreV1Api(api_client)
+        batch = client.BatchV1Api(api_client)
+        autoscaling = client.AutoscalingV2Api(api_client)
+        raw = api_client
+
+    yield Clients
+    api_client.close()
+
+
+class Kubectl:
+    def __init__(self, kube: KubeServer, cache: Path) -> None:  # noqa: F811
+        self.kube = kube
+        self.cache = cache
+
+    def __call__(
+        self, *args: str, check: bool = True, input: str | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            ["kubectl", f"--kubeconfig={self.kube.kubeconfig}", f"--cache-dir={self.cache}", *args],
+            capture_output=True,
+            text=True,
+            input=input,
+            timeout=timeout,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"kubectl {' '.join(args)} failed ({proc.returncode}):\n"
+                f"{proc.stdout}\n{proc.stderr}"
+            )
+        return proc
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self(*args, "-o", "json").stdout)
+
+
+@pytest.fixture
+def kubectl(kube: KubeServer, tmp_path: Path) -> Kubectl:  # noqa: F811
+    if shutil.which("kubectl") is None:
+        pytest.skip("kubectl is not installed")
+    return Kubectl(kube, tmp_path / "kubectl-cache")
+
+
+class _Echo(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    name = "backend"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode() if length else ""
+        data = json.dumps(
+            {
+                "backend": self.server.name,  # type: ignore[attr-defined]
+                "method": self.command,
+                "path": self.path,
+                "body": body,
+                "authorization": self.headers.get("Authorization"),
+            }
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = _answer
+    do_POST = _answer
+
+
+@pytest.fixture
+def echo_backend() -> Iterator[Any]:
+    """Start loopback HTTP servers that echo what they receive: call it with a name, get a URL."""
+    servers: list[http.server.ThreadingHTTPServer] = []
+
+    def start(name: str) -> str:
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+        srv.daemon_threads = True
+        srv.name = name  # type: ignore[attr-defined]
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        servers.append(srv)
+        return f"http://127.0.0.1:{srv.server_address[1]}"
+
+    yield start
+    for srv in servers:
+        srv.shutdown()
+        srv.server_close()
+
+
+def deployment(
+    name: str = "model", image: str = "registry.local/model:1", replicas: int = 2, **spec: Any
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "labels": {"app": name}},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {
+                    "containers": [
+                        {"name": "model", "image": image, "ports": [{"containerPort": 8080}]}
+                    ]
+                },
+            },
+            **spec,
+        },
+    }
+
+
+def service(name: str = "model") -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name},
+        "spec": {
+            "selector": {"app": name},
+            "ports": [{"name": "http", "port": 80, "targetPort": 8080}],
+        },
+    }
