@@ -1,0 +1,252 @@
+"""The monitor stage as a user runs it: outputs, reports, metrics, alerts, issues."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from tests.fakes.forge_server import forge_server
+from tests.foundation.helpers import parse_github_output, run_cli
+from tests.monitor.conftest import Pushgateway, Webhook, drift_tables, write_table
+
+
+def monitor(tmp_path: Path, *extra: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    return run_cli(
+        ["monitor", "--reference", "data/reference.parquet", "--current", "data/current.parquet",
+         "--json", *extra],
+        tmp_path,
+        env,
+    )
+
+
+@pytest.mark.usefixtures("drift_files")
+def test_outputs_reports_and_summary(tmp_path: Path) -> None:
+    summary = tmp_path / "summary.md"
+    output = tmp_path / "output.txt"
+    env = {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_WORKSPACE": str(tmp_path),
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "GITHUB_OUTPUT": str(output),
+    }
+    run = monitor(tmp_path, env=env)
+    assert run.code == 0, run.stderr
+    outputs = parse_github_output(output.read_text())
+    assert outputs["drift-detected"] == "true"
+    assert json.loads(outputs["drifted-features"]) == ["shifted", "plan"]
+    assert float(outputs["drift-share"]) == 0.5
+    assert outputs["retrain"] == "true"
+
+    report = json.loads((tmp_path / outputs["report-json"]).read_text())
+    by_name = {f["feature"]: f for f in report["features"]}
+    assert by_name["shifted"]["method"] == "ks"
+    assert by_name["shifted"]["drifted"] is True
+    assert by_name["plan"]["method"] == "chi2"
+    assert by_name["stable"]["drifted"] is False
+    assert by_name["stable"]["p_value"] > 0.05
+    assert by_name["stable"]["threshold"] == 0.05
+    assert by_name["colour"]["method"] == "chi2"
+
+    # The step summary: one table, drifted features first.
+    text = summary.read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "feature" not in line]
+    names = [row.split("|")[1].strip() for row in rows]
+    assert set(names[:2]) == {"shifted", "plan"}
+    assert set(names[2:]) == {"stable", "colour"}
+    assert "| shifted | yes | numeric | ks |" in text
+
+    # The HTML report: a histogram per numeric feature, bars per category.
+    page = (tmp_path / outputs["report-path"]).read_text()
+    assert page.count("<svg") == 4
+    assert "shifted: reference vs current" in page
+    assert re.search(r"<title>free: reference \d", page)
+
+
+@pytest.mark.usefixtures("drift_files")
+def test_fail_on_drift_exits_1_with_outputs(tmp_path: Path) -> None:
+    run = monitor(tmp_path, "--fail-on-drift", "true")
+    assert run.code == 1
+    assert run.outputs["drift-detected"] == "true"
+    assert "data drift: 2 of 4 features drifted" in run.stderr
+
+
+@pytest.mark.usefixtures("drift_files")
+def test_higher_drift_share_means_no_dataset_drift(tmp_path: Path) -> None:
+    run = monitor(tmp_path, "--drift-share", "0.75", "--fail-on-drift", "true")
+    assert run.code == 0, run.stderr
+    assert run.outputs["drift-detected"] == "false"
+    assert run.outputs["retrain"] == "false"
+    assert json.loads(run.outputs["drifted-features"]) == ["shifted", "plan"]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_csv_and_jsonl_give_the_parquet_result(tmp_path: Path, suffix: str) -> None:
+    ref, cur = drift_tables()
+    for fmt in (".parquet", suffix):
+        write_table(ref, tmp_path / f"r{fmt}")
+        write_table(cur, tmp_path / f"c{fmt}")
+    runs = [
+        run_cli(["monitor", "--reference", f"r{fmt}", "--current", f"c{fmt}", "--json"], tmp_path)
+        for fmt in (".parquet", suffix)
+    ]
+    assert runs[0].code == runs[1].code == 0, runs[1].stderr
+    reports = [json.loads((tmp_path / "modelship-reports/monitor-drift.json").read_text())]
+    assert runs[0].outputs["drifted-features"] == runs[1].outputs["drifted-features"]
+    assert runs[0].outputs["drift-share"] == runs[1].outputs["drift-share"]
+    assert reports[0]["reference_rows"] == 2000
+
+
+def test_missing_values_are_counted_and_left_out(tmp_path: Path) -> None:
+    ref, cur = drift_tables(500)
+    values = cur.column("stable").to_pylist()
+    values[:50] = [None] * 50
+    cur = cur.set_column(0, "stable", pa.array(values, pa.float64()))
+    write_table(ref, tmp_path / "data/reference.parquet")
+    write_table(cur, tmp_path / "data/current.parquet")
+    run = monitor(tmp_path)
+    assert run.code == 0, run.stderr
+    report = json.loads((tmp_path / run.outputs["report-json"]).read_text())
+    stable = next(f for f in report["features"] if f["feature"] == "stable")
+    assert stable["current_missing"] == 50
+    assert stable["current_count"] == 450
+
+
+@pytest.mark.usefixtures("drift_files")
+def test_metrics_file_passes_promtool(tmp_path: Path) -> None:
+    run = monitor(tmp_path, "--metrics-file", "metrics/drift.prom", "--model-name", "churn")
+    assert run.code == 0, run.stderr
+    text = (tmp_path / "metrics/drift.prom").read_text()
+    assert 'modelship_feature_drifted{model="churn",feature="shifted",method="ks"} 1' in text
+    assert 'modelship_dataset_drift{model="churn"} 1' in text
+    assert 'modelship_drift_share{model="churn"} 0.5' in text
+    checked = subprocess.run(
+        ["promtool", "check", "metrics"], input=text, capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+@pytest.mark.services
+def test_metrics_reach_a_real_pushgateway(tmp_path: Path, pushgateway: Pushgateway) -> None:
+    ref, cur = drift_tables(500)
+    weird = 'fe"at\\ure\nx'
+    write_table(ref.rename_columns(["stable", weird, "colour", "plan"]), tmp_path / "data/reference.parquet")
+    write_table(cur.rename_columns(["stable", weird, "colour", "plan"]), tmp_path / "data/current.parquet")
+    run = monitor(
+        tmp_path, "--pushgateway-url", pushgateway.url, "--model-name", "team/churn",
+        "--metrics-job", "drift-test",
+    )
+    assert run.code == 0, run.stderr
+    metrics = pushgateway.metrics()
+    assert 'modelship_dataset_drift{instance="",job="drift-test",model="team/churn"} 1' in metrics
+    escaped = 'feature="fe\\"at\\\\ure\\nx"'
+    line = next(
+        line for line in metrics.splitlines()
+        if line.startswith("modelship_feature_drifted{") and escaped in line
+    )
+    assert line.endswith(" 1")
+    assert 'modelship_feature_drift_score{feature="stable",instance="",job="drift-test",method="ks",model="team/churn"}' in metrics
+    # A second push replaces the group: a feature that went away is gone.
+    write_table(ref.select(["stable", "plan"]), tmp_path / "data/reference.parquet")
+    write_table(cur.select(["stable", "plan"]), tmp_path / "data/current.parquet")
+    again = monitor(
+        tmp_path, "--pushgateway-url", pushgateway.url, "--model-name", "team/churn",
+        "--metrics-job", "drift-test",
+    )
+    assert again.code == 0, again.stderr
+    assert escaped not in pushgateway.metrics()
+
+
+@pytest.mark.usefixtures("drift_files")
+def test_unreachable_pushgateway_is_an_external_error(tmp_path: Path) -> None:
+    from tests.fixtures.net import free_port
+
+    run = monitor(tmp_path, "--pushgateway-url", f"http://127.0.0.1:{free_port()}")
+    assert run.code == 3
+    assert "cannot reach the Pushgateway" in run.stderr
+
+
+@pytest.mark.usefixtures("drift_files")
+def test_webhook_gets_a_slack_and_teams_payload_and_the_url_stays_secret(
+    tmp_path: Path, webhook: Webhook
+) -> None:
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": str(tmp_path),
+           "GITHUB_REPOSITORY": "acme/churn", "GITHUB_RUN_ID": "42",
+           "INPUT_WEBHOOK_URL": webhook.url}
+    run = monitor(tmp_path, "--model-name", "churn", env=env)
+    assert run.code == 0, run.stderr
+    assert len(webhook.received) == 1
+    payload = webhook.received[0]
+    assert set(payload) == {"text"}
+    assert "*Data drift detected* for model `churn`: 2 of 4 features drifted" in payload["text"]
+    assert "`shifted`, `plan`" in payload["text"]
+    assert "https://github.com/acme/churn/actions/runs/42" in payload["text"]
+    assert webhook.headers[0]["Content-Type"].startswith("application/json")
+    secret_part = "s3cr3tT0kenPart"
+    # The only place it appears is the mask command the runner consumes.
+    shown = [line for line in (run.stderr + run.stdout).splitlines() if not line.startswith("::add-mask::")]
+    assert any(line.startswith("::add-mask::") and secret_part in line for line in run.stderr.splitlines())
+    assert not any(secret_part in line for line in shown)
+    for report in (tmp_path / "modelship-reports").iterdir():
+        assert secret_part not in report.read_text()
+
+
+@pytest.mark.usefixtures("drift_files")
+def test_failing_webhook_warns_without_the_url(tmp_path: Path, webhook: Webhook) -> None:
+    webhook.status = 404
+    run = monitor(tmp_path, "--webhook-url", webhook.url)
+    assert run.code == 0, run.stderr
+    assert "drift notification not sent: the webhook answered HTTP 404" in run.stderr
+    assert "s3cr3tT0kenPart" not in run.stderr
+
+
+@pytest.mark.usefixtures("drift_files")
+def test_no_webhook_call_without_drift(tmp_path: Path, webhook: Webhook) -> None:
+    run = monitor(tmp_path, "--webhook-url", webhook.url, "--drift-share", "1")
+    assert run.code == 0, run.stderr
+    assert webhook.received == []
+
+
+@pytest.mark.usefixtures("drift_files")
+def test_one_drift_issue_per_model_on_github(tmp_path: Path) -> None:
+    with forge_server("ghp_faketoken123") as forge:
+        env = {
+            "GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": str(tmp_path),
+            "GITHUB_REPOSITORY": "acme/churn", "GITHUB_API_URL": forge.github_api,
+            "INPUT_GITHUB_TOKEN": "ghp_faketoken123",
+        }
+        for _ in range(2):
+            run = monitor(tmp_path, "--open-issue", "true", "--model-name", "churn", env=env)
+            assert run.code == 0, run.stderr
+        issues = forge.issues("github", "acme/churn")
+        assert len(issues) == 1
+        assert issues[0]["title"] == "Data drift detected: churn"
+        assert "| shifted | ks |" in issues[0]["body"]
+        assert "drift issue updated: #1" in run.stderr
+        shown = [line for line in run.stderr.splitlines() if not line.startswith("::add-mask::")]
+        assert not any("ghp_faketoken123" in line for line in shown)
+
+
+@pytest.mark.usefixtures("drift_files")
+def test_drift_issue_on_gitlab(tmp_path: Path) -> None:
+    with forge_server("glpat-faketoken") as forge:
+        env = {
+            "GITLAB_CI": "true", "CI_PROJECT_DIR": str(tmp_path), "CI_PROJECT_ID": "7",
+            "CI_API_V4_URL": forge.gitlab_api, "INPUT_GITLAB_TOKEN": "glpat-faketoken",
+        }
+        run = monitor(tmp_path, "--open-issue", "true", "--model-name", "churn", env=env)
+        assert run.code == 0, run.stderr
+        issues = forge.issues("gitlab", "7")
+        assert len(issues) == 1
+        assert "shifted" in issues[0]["description"]
+
+
+@pytest.mark.usefixtures("drift_files")
+def test_open_issue_without_a_token_warns(tmp_path: Path) -> None:
+    run = monitor(tmp_path, "--open-issue", "true")
+    assert run.code == 0
+    assert "open-issue needs a CI run with a token" in run.stderr
