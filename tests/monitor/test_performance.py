@@ -1,0 +1,84 @@
+"""Prediction drift and the performance drop that asks for retraining."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from tests.foundation.helpers import run_cli
+from tests.monitor.conftest import write_table
+
+
+def _model(tmp_path: Path) -> Path:
+    import mlflow.sklearn
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 2))
+    y = (x[:, 0] + x[:, 1] > 0).astype(int)
+    path = tmp_path / "model"
+    mlflow.sklearn.save_model(LogisticRegression().fit(x, y), path)
+    return path
+
+
+def _labelled(rows: int, flip: bool, seed: int) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    a, b = rng.normal(size=rows), rng.normal(size=rows)
+    label = (a + b > 0).astype(int)
+    if flip:  # the world changed: same inputs, other outcomes
+        label = 1 - label
+    return pa.table({"a": a, "b": b, "label": label})
+
+
+def test_performance_drop_sets_retrain_without_data_drift(tmp_path: Path) -> None:
+    model = _model(tmp_path)
+    write_table(_labelled(600, False, 1), tmp_path / "ref.parquet")
+    write_table(_labelled(600, True, 2), tmp_path / "cur.parquet")
+    metrics = tmp_path / "m.prom"
+    run = run_cli(
+        ["monitor", "--reference", "ref.parquet", "--current", "cur.parquet", "--json",
+         "--target", "label", "--model-uri", str(model), "--metrics-file", str(metrics),
+         "--model-name", "clf"],
+        tmp_path,
+    )
+    assert run.code == 0, run.stderr
+    assert run.outputs["drift-detected"] == "false"
+    assert run.outputs["retrain"] == "true"
+    report = json.loads((tmp_path / run.outputs["report-json"]).read_text())
+    perf = report["performance"]
+    assert perf["metric"] == "accuracy"
+    assert perf["reference"] > 0.9
+    assert perf["current"] < 0.1
+    assert perf["dropped"] is True
+    assert report["prediction_drift"]["drifted"] is False
+    text = metrics.read_text()
+    assert 'modelship_model_performance{model="clf",metric="accuracy",dataset="current"}' in text
+    assert 'modelship_retrain{model="clf"} 1' in text
+
+
+def test_same_world_no_retrain(tmp_path: Path) -> None:
+    model = _model(tmp_path)
+    write_table(_labelled(600, False, 1), tmp_path / "ref.parquet")
+    write_table(_labelled(600, False, 2), tmp_path / "cur.parquet")
+    run = run_cli(
+        ["monitor", "--reference", "ref.parquet", "--current", "cur.parquet", "--json",
+         "--target", "label", "--model-uri", str(model)],
+        tmp_path,
+    )
+    assert run.code == 0, run.stderr
+    assert run.outputs["retrain"] == "false"
+
+
+def test_unknown_model_is_an_external_error(tmp_path: Path) -> None:
+    write_table(_labelled(100, False, 1), tmp_path / "ref.parquet")
+    write_table(_labelled(100, False, 2), tmp_path / "cur.parquet")
+    run = run_cli(
+        ["monitor", "--reference", "ref.parquet", "--current", "cur.parquet",
+         "--target", "label", "--model-uri", str(tmp_path / "no-model")],
+        tmp_path,
+    )
+    assert run.code == 3
+    assert "cannot load" in run.stderr
