@@ -71,20 +71,22 @@ def redact_uri(uri: str) -> str:
     """
     try:
         parts = urlsplit(uri)
+        password = parts.password
     except ValueError:
         return "(unparseable URI)"
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, hostport = netloc.rpartition("@")
-        user, sep, _password = userinfo.partition(":")
-        netloc = f"{user}:***@{hostport}" if sep else f"{user}@{hostport}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode(
-            [(k, "***" if _SECRET_QUERY.search(k) else v) for k, v in pairs], safe="*"
-        )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    shown = uri
+    if password is not None:
+        userinfo = parts.netloc.rpartition("@")[0]
+        user = userinfo.partition(":")[0]
+        shown = shown.replace(f"{userinfo}@", f"{user}:***@", 1)
+    if parts.query:
+        pairs = parse_qsl(parts.query, keep_blank_values=True)
+        if any(_SECRET_QUERY.search(k) for k, _ in pairs):
+            query = urlencode(
+                [(k, "***" if _SECRET_QUERY.search(k) else v) for k, v in pairs], safe="*"
+            )
+            shown = shown.replace(f"?{parts.query}", f"?{query}", 1)
+    return shown
 
 
 def uri_secrets(uri: str, env: Mapping[str, str]) -> list[str]:

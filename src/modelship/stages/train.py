@@ -160,7 +160,8 @@ def run(ctx: StageContext) -> Result:
         }
     )
     if plan.mode == "mlflow":
-        plan.argv.extend(["--run-id", run_id, "--experiment-id", experiment_id])
+        # `mlflow run` takes the experiment from MLFLOW_EXPERIMENT_NAME.
+        plan.argv.extend(["--run-id", run_id])
     env.pop("MLFLOW_EXPERIMENT_ID", None)  # would contradict the run's experiment
 
     completed = _run_training(ctx, store, run_id, plan, env)
