@@ -182,7 +182,14 @@ class Kube:
         items = listing.get("items") or []
         return [item for item in items if isinstance(item, dict)]
 
-    def delete(self, api_version: str, kind: str, namespace: str, name: str) -> bool:
+    def delete(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str,
+        name: str,
+        propagation: str = "Background",
+    ) -> bool:
         try:
             self.request(
                 "DELETE",
@@ -190,7 +197,7 @@ class Kube:
                 body={
                     "kind": "DeleteOptions",
                     "apiVersion": "v1",
-                    "propagationPolicy": "Foreground",
+                    "propagationPolicy": propagation,
                 },
                 content_type="application/json",
             )

@@ -340,7 +340,10 @@ class Deployer:
                 continue
             try:
                 name = item["metadata"]["name"]
-                if not self.kube.delete(item["apiVersion"], item["kind"], self.ns, name):
+                # A Deployment goes in the foreground: its pods first, so no canary pod
+                # lingers behind the shared Service once we say it is removed.
+                policy = "Foreground" if item["kind"] == "Deployment" else "Background"
+                if not self.kube.delete(item["apiVersion"], item["kind"], self.ns, name, policy):
                     continue
                 if item["kind"] == "Deployment" and not self.kube.wait_deployment_gone(
                     self.ns, name, 120
