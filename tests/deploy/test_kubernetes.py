@@ -24,6 +24,7 @@ from tests.deploy.conftest import (
     IMAGE_V2,
     IMAGE_V3,
     PAYLOAD,
+    PAYLOAD_CSV,
     Run,
     run_deploy,
 )
@@ -317,8 +318,12 @@ spec:
 
 
 def test_generated_autoscaler_targets_the_deployment(cluster: Any, tmp_path: Path) -> None:
-    run = deploy(cluster, tmp_path, IMAGE_V1, "--autoscale-max", "5")
+    # CSV rows, this time, through the service proxy.
+    run = deploy(
+        cluster, tmp_path, IMAGE_V1, "--autoscale-max", "5", "--smoke-payload", PAYLOAD_CSV
+    )
     assert run.code == 0, run.stderr
+    assert "smoke test through Service/churn-staging: passed" in run.report()
     hpa = cluster.get("HorizontalPodAutoscaler", NAME, "ml")
     assert hpa["spec"]["scaleTargetRef"]["name"] == NAME
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 5)

@@ -468,8 +468,6 @@ def _run_kubernetes(ctx: StageContext) -> Result:
     image = ctx.inputs.text("image")
     if not image:
         raise UsageError("target kubernetes needs `image`", "pass the image the build stage pushed")
-    if ctx.inputs.text("strategy") != "rolling" and ctx.inputs.given("autoscale-max"):
-        ctx.log.warning("with canary and blue-green the autoscaler follows the new Deployment")
     environment = _environment(ctx)
     namespace = ctx.inputs.text("namespace")
     name = ctx.inputs.text("name") or dns_name(f"{_model_name(ctx)}-{environment}")
