@@ -262,7 +262,8 @@ def _describe(item: Input, gitlab: bool = False) -> str:
         text += (
             " Secret: pass a masked CI/CD variable reference such as `$MY_TOKEN`, never the value."
             if gitlab
-            else " Secret: pass `${{ secrets.NAME }}`."
+            # No `${{` here: act refuses expressions in action metadata.
+            else " Secret: pass it from `secrets` (e.g. `secrets.NAME`), never a literal."
         )
     return text
 
