@@ -75,7 +75,9 @@ def generate(rows: int, folder: Path, seed: int = 7) -> tuple[Path, Path]:
             p = np.linspace(1.0, 2.0, len(values))
             if drift and j == 0:
                 p = p[::-1]
-            columns[name] = pa.array(np.asarray(values)[rng.choice(len(values), rows, p=p / p.sum())])
+            columns[name] = pa.array(
+                np.asarray(values)[rng.choice(len(values), rows, p=p / p.sum())]
+            )
         pq.write_table(pa.table(columns), path)
     return paths
 
@@ -161,11 +163,15 @@ def evidently_python(cache: Path) -> Path:
     if uv is None:
         raise SystemExit("uv is needed to build the Evidently environment (pip install uv)")
     subprocess.run([uv, "venv", "-q", "--python", "3.12", str(venv)], check=True)
-    subprocess.run([uv, "pip", "install", "-q", "--python", str(python), *EVIDENTLY_SPEC], check=True)
+    subprocess.run(
+        [uv, "pip", "install", "-q", "--python", str(python), *EVIDENTLY_SPEC], check=True
+    )
     return python
 
 
-def run_tool(tool: str, python: Path, reference: Path, current: Path, method: str = "auto") -> dict[str, Any]:
+def run_tool(
+    tool: str, python: Path, reference: Path, current: Path, method: str = "auto"
+) -> dict[str, Any]:
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
     with_uv = [str(python), __file__, "--worker", tool, str(reference), str(current), method]
     done = subprocess.run(with_uv, capture_output=True, text=True, env=env, check=False)
@@ -195,32 +201,47 @@ def agreement(cache: Path, python: Path) -> list[str]:
         same = [c for c in ev if c in ms and ev[c]["drifted"] == ms[c]["drifted"]]
         methods = [c for c in ev if c in ms and ev[c]["method"] == ms[c]["method"]]
         lines.append(
-            f"  {rows:>6,} rows, modelship method={method}: decisions agree on {len(same)}/{len(ev)} "
+            f"  {rows:>6,} rows, modelship method={method}: "
+            f"decisions agree on {len(same)}/{len(ev)} "
             f"columns, test chosen agrees on {len(methods)}/{len(ev)}"
         )
         for column in ev:
             if column in ms and column not in same:
-                lines.append(f"    differs: {column}: evidently {ev[column]} modelship {ms[column]}")
+                lines.append(
+                    f"    differs: {column}: evidently {ev[column]} modelship {ms[column]}"
+                )
     return lines
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", default="100000,1000000")
-    parser.add_argument("--cache-dir", type=Path, default=Path.home() / ".cache" / "modelship-bench")
+    parser.add_argument(
+        "--cache-dir", type=Path, default=Path.home() / ".cache" / "modelship-bench"
+    )
     parser.add_argument("--no-evidently", action="store_true", help="skip Evidently entirely")
-    parser.add_argument("--evidently-1m", action="store_true", help="also run Evidently above 100k rows")
+    parser.add_argument(
+        "--evidently-1m", action="store_true", help="also run Evidently above 100k rows"
+    )
     parser.add_argument("--no-agreement", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     python = None if args.no_evidently else evidently_python(args.cache_dir)
     rows_out = []
-    print(f"{'rows':>10} {'tool':<10} {'time':>9} {'vs modelship':>13} {'peak-base':>10} {'input':>9} {'mem/input':>9} {'imports':>8}")
+    print(
+        f"{'rows':>10} {'tool':<10} {'time':>9} {'vs modelship':>13} {'peak-base':>10} "
+        f"{'input':>9} {'mem/input':>9} {'imports':>8}"
+    )
     for rows in sizes:
         ref, cur = generate(rows, args.cache_dir / "data")
         size = input_bytes(ref, cur)
-        results = [run_tool("modelship", Path(sys.executable), ref, cur), run_tool("scipy", Path(sys.executable), ref, cur)]
+        results = [
+            run_tool("modelship", Path(sys.executable), ref, cur),
+            run_tool("scipy", Path(sys.executable), ref, cur),
+        ]
         if python is not None and (rows <= 100_000 or args.evidently_1m):
             results.append(run_tool("evidently", python, ref, cur))
         base = results[0]["seconds"]
@@ -228,12 +249,21 @@ def main() -> int:
             used = r["peak_rss"] - r["baseline_rss"]
             ratio = r["seconds"] / base
             print(
-                f"{rows:>10,} {r['tool']:<10} {r['seconds']:>8.2f}s {ratio:>12.1f}x {mib(used):>10} "
+                f"{rows:>10,} {r['tool']:<10} {r['seconds']:>8.2f}s {ratio:>12.1f}x "
+                f"{mib(used):>10} "
                 f"{mib(size):>9} {used / size:>8.2f}x {r['import_seconds']:>7.1f}s"
             )
-            rows_out.append({"rows": rows, "input_bytes": size, **{k: v for k, v in r.items() if k != "decisions"}})
+            rows_out.append(
+                {
+                    "rows": rows,
+                    "input_bytes": size,
+                    **{k: v for k, v in r.items() if k != "decisions"},
+                }
+            )
         drifted = sorted(c for c, d in results[0]["decisions"].items() if d["drifted"])
-        print(f"{'':>10} modelship: {len(drifted)} of {len(results[0]['decisions'])} columns drifted")
+        print(
+            f"{'':>10} modelship: {len(drifted)} of {len(results[0]['decisions'])} columns drifted"
+        )
     if python is not None and not args.no_agreement:
         print("agreement with Evidently's DataDriftPreset defaults:")
         for line in agreement(args.cache_dir, python):

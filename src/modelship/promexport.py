@@ -98,6 +98,7 @@ class FeatureScore:
 def monitor_registry(
     model: str,
     features: Sequence[FeatureScore],
+    *,
     dataset_drift: bool,
     drift_share: float,
     retrain: bool,
@@ -119,9 +120,9 @@ def monitor_registry(
         score.add(labels, item.score)
         flag.add(labels, 1.0 if item.drifted else 0.0)
         limit.add(labels, item.threshold)
-    reg.family("modelship_dataset_drift", "1 when the share of drifted features passed drift-share.").add(
-        {"model": model}, 1.0 if dataset_drift else 0.0
-    )
+    reg.family(
+        "modelship_dataset_drift", "1 when the share of drifted features passed drift-share."
+    ).add({"model": model}, 1.0 if dataset_drift else 0.0)
     reg.family("modelship_drift_share", "Share of compared features that drifted (0 to 1).").add(
         {"model": model}, drift_share
     )

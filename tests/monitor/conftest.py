@@ -85,7 +85,9 @@ def pushgateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pushgatewa
     """A real `prometheus-pushgateway` on a free loopback port."""
     binary = shutil.which("prometheus-pushgateway") or shutil.which("pushgateway")
     if binary is None:
-        pytest.fail("prometheus-pushgateway is not installed (apt-get install prometheus-pushgateway)")
+        pytest.fail(
+            "prometheus-pushgateway is not installed (apt-get install prometheus-pushgateway)"
+        )
     port = free_port()
     log = (tmp_path_factory.mktemp("pushgateway") / "log").open("w")
     proc = subprocess.Popen(

@@ -44,7 +44,8 @@ def test_missing_listed_feature_is_named(tmp_path: Path) -> None:
         tmp_path,
         write_table(ref, tmp_path / "r.parquet"),
         write_table(cur.drop_columns(["stable"]), tmp_path / "c.parquet"),
-        "--features", "stable,shifted",
+        "--features",
+        "stable,shifted",
     )
     assert run.code == 2
     assert "not in the current data: stable" in error_line(run)
@@ -53,7 +54,9 @@ def test_missing_listed_feature_is_named(tmp_path: Path) -> None:
 def test_empty_current_data(tmp_path: Path) -> None:
     ref, cur = drift_tables(200)
     run = monitor(
-        tmp_path, write_table(ref, tmp_path / "r.csv"), write_table(cur.slice(0, 0), tmp_path / "c.csv")
+        tmp_path,
+        write_table(ref, tmp_path / "r.csv"),
+        write_table(cur.slice(0, 0), tmp_path / "c.csv"),
     )
     assert run.code == 2
     assert "the current data (c.csv) has no rows" in error_line(run)
@@ -66,7 +69,10 @@ def test_all_nan_column(tmp_path: Path) -> None:
         tmp_path, write_table(ref, tmp_path / "r.parquet"), write_table(cur, tmp_path / "c.parquet")
     )
     assert run.code == 2
-    assert "column 'stable' has no values in c.parquet (all 200 rows are empty or NaN)" in error_line(run)
+    assert (
+        "column 'stable' has no values in c.parquet (all 200 rows are empty or NaN)"
+        in error_line(run)
+    )
 
 
 def test_text_in_a_numeric_csv_column_past_the_first_block(tmp_path: Path) -> None:
@@ -127,8 +133,17 @@ def test_a_million_distinct_categories(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "writer", "expected"),
     [
-        ("c.parquet", "csv", "the extension says Parquet but the file does not start with Parquet's magic bytes (it looks like text (CSV?))"),
-        ("c.csv", "parquet", "the extension says CSV but the file is binary (it looks like Parquet)"),
+        (
+            "c.parquet",
+            "csv",
+            "the extension says Parquet but the file does not start with Parquet's magic "
+            "bytes (it looks like text (CSV?))",
+        ),
+        (
+            "c.csv",
+            "parquet",
+            "the extension says CSV but the file is binary (it looks like Parquet)",
+        ),
         ("c.jsonl", "csv", "the extension says JSON lines but the first line is not a JSON object"),
         ("c.csv", "jsonl", "the extension says CSV but the file looks like JSON"),
         ("c.xlsx", "csv", "unknown file type"),
@@ -156,9 +171,7 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_path_outside_the_workspace_is_refused(tmp_path: Path) -> None:
     work = tmp_path / "work"
     work.mkdir()
-    ref, cur = drift_tables(100)
+    ref, _cur = drift_tables(100)
     pq.write_table(ref, tmp_path / "r.parquet")
-    run = run_cli(
-        ["monitor", "--reference", "../r.parquet", "--current", "../r.parquet"], work
-    )
+    run = run_cli(["monitor", "--reference", "../r.parquet", "--current", "../r.parquet"], work)
     assert run.code == 2

@@ -96,7 +96,12 @@ def test_decisions_agree_with_evidently_defaults(tmp_path: Path, rows: int, meth
 
 def test_default_thresholds_are_evidentlys() -> None:
     assert DEFAULT_THRESHOLDS == {
-        "ks": 0.05, "chi2": 0.05, "z": 0.05, "psi": 0.1, "jensen-shannon": 0.1, "wasserstein": 0.1,
+        "ks": 0.05,
+        "chi2": 0.05,
+        "z": 0.05,
+        "psi": 0.1,
+        "jensen-shannon": 0.1,
+        "wasserstein": 0.1,
     }
     # KS drifts at p <= threshold, chi-square and z below it, distances at or above it.
     assert drifted("ks", 0.05, 0.05)

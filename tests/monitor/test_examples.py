@@ -11,9 +11,15 @@ import yaml
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "workflows-examples" / "monitoring"
 PUBLISHED = {
-    "modelship_feature_drift_score", "modelship_feature_drifted", "modelship_feature_drift_threshold",
-    "modelship_dataset_drift", "modelship_drift_share", "modelship_drifted_features",
-    "modelship_retrain", "modelship_model_performance", "modelship_performance_drop",
+    "modelship_feature_drift_score",
+    "modelship_feature_drifted",
+    "modelship_feature_drift_threshold",
+    "modelship_dataset_drift",
+    "modelship_drift_share",
+    "modelship_drifted_features",
+    "modelship_retrain",
+    "modelship_model_performance",
+    "modelship_performance_drop",
     "modelship_monitor_last_run_timestamp_seconds",
 }
 
@@ -28,7 +34,10 @@ def test_alert_rules_pass_promtool_check() -> None:
 
 def test_alert_rules_unit_tests_pass() -> None:
     done = subprocess.run(
-        ["promtool", "test", "rules", "alerts.test.yml"], cwd=EXAMPLES, capture_output=True, text=True
+        ["promtool", "test", "rules", "alerts.test.yml"],
+        cwd=EXAMPLES,
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "SUCCESS" in done.stdout
@@ -38,8 +47,14 @@ def test_rules_and_dashboard_use_only_published_metrics() -> None:
     from modelship import promexport
 
     registry = promexport.monitor_registry(
-        "m", [promexport.FeatureScore("f", "ks", 0.5, 0.05, False)], True, 0.5, True,
-        performance={"accuracy": (0.9, 0.8)}, performance_drop=0.1, timestamp=1.0,
+        "m",
+        [promexport.FeatureScore("f", "ks", 0.5, 0.05, False)],
+        dataset_drift=True,
+        drift_share=0.5,
+        retrain=True,
+        performance={"accuracy": (0.9, 0.8)},
+        performance_drop=0.1,
+        timestamp=1.0,
     )
     assert set(registry.families) == PUBLISHED
     used = set(re.findall(r"modelship_[a-z_]+", (EXAMPLES / "alerts.yml").read_text()))

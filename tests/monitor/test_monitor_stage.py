@@ -17,8 +17,15 @@ from tests.monitor.conftest import Pushgateway, Webhook, drift_tables, write_tab
 
 def monitor(tmp_path: Path, *extra: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
     return run_cli(
-        ["monitor", "--reference", "data/reference.parquet", "--current", "data/current.parquet",
-         "--json", *extra],
+        [
+            "monitor",
+            "--reference",
+            "data/reference.parquet",
+            "--current",
+            "data/current.parquet",
+            "--json",
+            *extra,
+        ],
         tmp_path,
         env,
     )
@@ -134,28 +141,46 @@ def test_metrics_file_passes_promtool(tmp_path: Path) -> None:
 def test_metrics_reach_a_real_pushgateway(tmp_path: Path, pushgateway: Pushgateway) -> None:
     ref, cur = drift_tables(500)
     weird = 'fe"at\\ure\nx'
-    write_table(ref.rename_columns(["stable", weird, "colour", "plan"]), tmp_path / "data/reference.parquet")
-    write_table(cur.rename_columns(["stable", weird, "colour", "plan"]), tmp_path / "data/current.parquet")
+    write_table(
+        ref.rename_columns(["stable", weird, "colour", "plan"]), tmp_path / "data/reference.parquet"
+    )
+    write_table(
+        cur.rename_columns(["stable", weird, "colour", "plan"]), tmp_path / "data/current.parquet"
+    )
     run = monitor(
-        tmp_path, "--pushgateway-url", pushgateway.url, "--model-name", "team/churn",
-        "--metrics-job", "drift-test",
+        tmp_path,
+        "--pushgateway-url",
+        pushgateway.url,
+        "--model-name",
+        "team/churn",
+        "--metrics-job",
+        "drift-test",
     )
     assert run.code == 0, run.stderr
     metrics = pushgateway.metrics()
     assert 'modelship_dataset_drift{instance="",job="drift-test",model="team/churn"} 1' in metrics
     escaped = 'feature="fe\\"at\\\\ure\\nx"'
     line = next(
-        line for line in metrics.splitlines()
+        line
+        for line in metrics.splitlines()
         if line.startswith("modelship_feature_drifted{") and escaped in line
     )
     assert line.endswith(" 1")
-    assert 'modelship_feature_drift_score{feature="stable",instance="",job="drift-test",method="ks",model="team/churn"}' in metrics
+    assert (
+        'modelship_feature_drift_score{feature="stable",instance="",job="drift-test",method="ks",model="team/churn"}'
+        in metrics
+    )
     # A second push replaces the group: a feature that went away is gone.
     write_table(ref.select(["stable", "plan"]), tmp_path / "data/reference.parquet")
     write_table(cur.select(["stable", "plan"]), tmp_path / "data/current.parquet")
     again = monitor(
-        tmp_path, "--pushgateway-url", pushgateway.url, "--model-name", "team/churn",
-        "--metrics-job", "drift-test",
+        tmp_path,
+        "--pushgateway-url",
+        pushgateway.url,
+        "--model-name",
+        "team/churn",
+        "--metrics-job",
+        "drift-test",
     )
     assert again.code == 0, again.stderr
     assert escaped not in pushgateway.metrics()
@@ -174,9 +199,13 @@ def test_unreachable_pushgateway_is_an_external_error(tmp_path: Path) -> None:
 def test_webhook_gets_a_slack_and_teams_payload_and_the_url_stays_secret(
     tmp_path: Path, webhook: Webhook
 ) -> None:
-    env = {"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": str(tmp_path),
-           "GITHUB_REPOSITORY": "acme/churn", "GITHUB_RUN_ID": "42",
-           "INPUT_WEBHOOK_URL": webhook.url}
+    env = {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_WORKSPACE": str(tmp_path),
+        "GITHUB_REPOSITORY": "acme/churn",
+        "GITHUB_RUN_ID": "42",
+        "INPUT_WEBHOOK_URL": webhook.url,
+    }
     run = monitor(tmp_path, "--model-name", "churn", env=env)
     assert run.code == 0, run.stderr
     assert len(webhook.received) == 1
@@ -188,8 +217,14 @@ def test_webhook_gets_a_slack_and_teams_payload_and_the_url_stays_secret(
     assert webhook.headers[0]["Content-Type"].startswith("application/json")
     secret_part = "s3cr3tT0kenPart"
     # The only place it appears is the mask command the runner consumes.
-    shown = [line for line in (run.stderr + run.stdout).splitlines() if not line.startswith("::add-mask::")]
-    assert any(line.startswith("::add-mask::") and secret_part in line for line in run.stderr.splitlines())
+    shown = [
+        line
+        for line in (run.stderr + run.stdout).splitlines()
+        if not line.startswith("::add-mask::")
+    ]
+    assert any(
+        line.startswith("::add-mask::") and secret_part in line for line in run.stderr.splitlines()
+    )
     assert not any(secret_part in line for line in shown)
     for report in (tmp_path / "modelship-reports").iterdir():
         assert secret_part not in report.read_text()
@@ -215,8 +250,10 @@ def test_no_webhook_call_without_drift(tmp_path: Path, webhook: Webhook) -> None
 def test_one_drift_issue_per_model_on_github(tmp_path: Path) -> None:
     with forge_server("ghp_faketoken123") as forge:
         env = {
-            "GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": str(tmp_path),
-            "GITHUB_REPOSITORY": "acme/churn", "GITHUB_API_URL": forge.github_api,
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_WORKSPACE": str(tmp_path),
+            "GITHUB_REPOSITORY": "acme/churn",
+            "GITHUB_API_URL": forge.github_api,
             "INPUT_GITHUB_TOKEN": "ghp_faketoken123",
         }
         for _ in range(2):
@@ -235,8 +272,11 @@ def test_one_drift_issue_per_model_on_github(tmp_path: Path) -> None:
 def test_drift_issue_on_gitlab(tmp_path: Path) -> None:
     with forge_server("glpat-faketoken") as forge:
         env = {
-            "GITLAB_CI": "true", "CI_PROJECT_DIR": str(tmp_path), "CI_PROJECT_ID": "7",
-            "CI_API_V4_URL": forge.gitlab_api, "INPUT_GITLAB_TOKEN": "glpat-faketoken",
+            "GITLAB_CI": "true",
+            "CI_PROJECT_DIR": str(tmp_path),
+            "CI_PROJECT_ID": "7",
+            "CI_API_V4_URL": forge.gitlab_api,
+            "INPUT_GITLAB_TOKEN": "glpat-faketoken",
         }
         run = monitor(tmp_path, "--open-issue", "true", "--model-name", "churn", env=env)
         assert run.code == 0, run.stderr

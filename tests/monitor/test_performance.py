@@ -7,19 +7,21 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pytest
 
 from tests.foundation.helpers import run_cli
 from tests.monitor.conftest import write_table
 
 
-def _model(tmp_path: Path) -> Path:
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import mlflow.sklearn
     from sklearn.linear_model import LogisticRegression
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(400, 2))
     y = (x[:, 0] + x[:, 1] > 0).astype(int)
-    path = tmp_path / "model"
+    path = tmp_path_factory.mktemp("model") / "model"
     mlflow.sklearn.save_model(LogisticRegression().fit(x, y), path)
     return path
 
@@ -33,15 +35,27 @@ def _labelled(rows: int, flip: bool, seed: int) -> pa.Table:
     return pa.table({"a": a, "b": b, "label": label})
 
 
-def test_performance_drop_sets_retrain_without_data_drift(tmp_path: Path) -> None:
-    model = _model(tmp_path)
+def test_performance_drop_sets_retrain_without_data_drift(tmp_path: Path, model: Path) -> None:
     write_table(_labelled(600, False, 1), tmp_path / "ref.parquet")
     write_table(_labelled(600, True, 2), tmp_path / "cur.parquet")
     metrics = tmp_path / "m.prom"
     run = run_cli(
-        ["monitor", "--reference", "ref.parquet", "--current", "cur.parquet", "--json",
-         "--target", "label", "--model-uri", str(model), "--metrics-file", str(metrics),
-         "--model-name", "clf"],
+        [
+            "monitor",
+            "--reference",
+            "ref.parquet",
+            "--current",
+            "cur.parquet",
+            "--json",
+            "--target",
+            "label",
+            "--model-uri",
+            str(model),
+            "--metrics-file",
+            str(metrics),
+            "--model-name",
+            "clf",
+        ],
         tmp_path,
     )
     assert run.code == 0, run.stderr
@@ -59,13 +73,22 @@ def test_performance_drop_sets_retrain_without_data_drift(tmp_path: Path) -> Non
     assert 'modelship_retrain{model="clf"} 1' in text
 
 
-def test_same_world_no_retrain(tmp_path: Path) -> None:
-    model = _model(tmp_path)
+def test_same_world_no_retrain(tmp_path: Path, model: Path) -> None:
     write_table(_labelled(600, False, 1), tmp_path / "ref.parquet")
     write_table(_labelled(600, False, 2), tmp_path / "cur.parquet")
     run = run_cli(
-        ["monitor", "--reference", "ref.parquet", "--current", "cur.parquet", "--json",
-         "--target", "label", "--model-uri", str(model)],
+        [
+            "monitor",
+            "--reference",
+            "ref.parquet",
+            "--current",
+            "cur.parquet",
+            "--json",
+            "--target",
+            "label",
+            "--model-uri",
+            str(model),
+        ],
         tmp_path,
     )
     assert run.code == 0, run.stderr
@@ -76,8 +99,17 @@ def test_unknown_model_is_an_external_error(tmp_path: Path) -> None:
     write_table(_labelled(100, False, 1), tmp_path / "ref.parquet")
     write_table(_labelled(100, False, 2), tmp_path / "cur.parquet")
     run = run_cli(
-        ["monitor", "--reference", "ref.parquet", "--current", "cur.parquet",
-         "--target", "label", "--model-uri", str(tmp_path / "no-model")],
+        [
+            "monitor",
+            "--reference",
+            "ref.parquet",
+            "--current",
+            "cur.parquet",
+            "--target",
+            "label",
+            "--model-uri",
+            str(tmp_path / "no-model"),
+        ],
         tmp_path,
     )
     assert run.code == 3

@@ -2,14 +2,19 @@
 
 Defaults follow Evidently's DataDriftPreset where the methods coincide:
 
-| method | numeric columns | categorical columns | drifted when | default threshold |
-|---|---|---|---|---|
-| auto | KS (chi-square if <= 5 distinct values, z-test if <= 2) | chi-square (z-test if 2 values) | p-value below threshold (KS: at or below) | 0.05 |
-| ks | KS | chi-square (z-test if 2 values) | p-value below threshold (KS: at or below) | 0.05 |
-| chi2 | chi-square over Evidently's bins | chi-square | p-value below threshold | 0.05 |
-| psi | PSI over Evidently's bins | PSI | PSI at or above threshold | 0.1 |
-| jensen-shannon | Jensen-Shannon distance | Jensen-Shannon distance | distance at or above threshold | 0.1 |
-| wasserstein | Wasserstein distance / reference std (Jensen-Shannon if <= 5 distinct values) | Jensen-Shannon distance | distance at or above threshold | 0.1 |
+Per method, the test on numeric / categorical columns, and when a column drifts:
+
+* auto: KS (chi-square with <= 5 distinct values, z-test with <= 2) /
+  chi-square (z-test with 2 values); p-value below 0.05 (KS: at or below).
+* ks: KS / chi-square (z-test with 2 values); as auto.
+* chi2: chi-square over Evidently's bins / chi-square; p-value below 0.05.
+* psi: PSI over Evidently's bins / PSI; PSI at or above 0.1.
+* jensen-shannon: Jensen-Shannon distance on both; at or above 0.1.
+* wasserstein: Wasserstein distance / reference std (Jensen-Shannon with
+  <= 5 distinct values) / Jensen-Shannon; at or above 0.1.
+
+The numbers are the default thresholds; `threshold` replaces them for every
+column.
 
 `auto` is Evidently's choice for a reference of up to 1,000 rows; Evidently
 switches to `wasserstein` (numeric) and `jensen-shannon` (categorical) for
@@ -187,9 +192,7 @@ class _Categorical:
     cur_missing: int
 
 
-def _select_features(
-    ref: load.Loaded, cur: load.Loaded, options: Options
-) -> list[str]:
+def _select_features(ref: load.Loaded, cur: load.Loaded, options: Options) -> list[str]:
     if options.features:
         missing_ref = [f for f in options.features if f not in ref.types]
         missing_cur = [f for f in options.features if f not in cur.types]
@@ -215,7 +218,8 @@ def _select_features(
         if only_cur:
             parts.append(f"only in the current data: {', '.join(only_cur)}")
         raise load.DataError(
-            "the two data sets have different columns: " + "; ".join(parts)
+            "the two data sets have different columns: "
+            + "; ".join(parts)
             + " (list the columns to compare in `features`)"
         )
     if not ref_cols:
@@ -349,7 +353,7 @@ def drifted(method: str, score: float, threshold: float) -> bool:
 
 
 def _union_distinct(a: Any, b: Any, limit: int) -> int:
-    """Distinct values of a ∪ b, exactly when at most `limit`, else limit + 1."""
+    """Distinct values of a and b together, exactly when at most `limit`, else limit + 1."""
     if stats.distinct_count(a) > limit or stats.distinct_count(b) > limit:
         return limit + 1
     return int(np.union1d(np.unique(a), np.unique(b)).size)
@@ -378,8 +382,19 @@ def _numeric_result(col: _Numeric, method: str, threshold: float | None) -> Feat
             stats.psi(binned) if chosen == "psi" else stats.jensen_shannon(binned)
         )
     return FeatureResult(
-        col.name, "numeric", chosen, statistic, p_value, distance, limit,
-        False, a.size, b.size, col.ref_missing, col.cur_missing, _numeric_histogram(a, b),
+        col.name,
+        "numeric",
+        chosen,
+        statistic,
+        p_value,
+        distance,
+        limit,
+        False,
+        a.size,
+        b.size,
+        col.ref_missing,
+        col.cur_missing,
+        _numeric_histogram(a, b),
     )
 
 
@@ -388,9 +403,7 @@ def _binned_counts(a: Any, b: Any) -> tuple[Any, Any]:
     return stats.sorted_histogram(a, edges), stats.sorted_histogram(b, edges)
 
 
-def _categorical_result(
-    col: _Categorical, method: str, threshold: float | None
-) -> FeatureResult:
+def _categorical_result(col: _Categorical, method: str, threshold: float | None) -> FeatureResult:
     distinct = int(np.count_nonzero((col.ref + col.cur) > 0))
     chosen = method_for(method, "categorical", distinct)
     limit = threshold if threshold is not None else DEFAULT_THRESHOLDS[chosen]
@@ -405,8 +418,18 @@ def _categorical_result(
             stats.psi(binned) if chosen == "psi" else stats.jensen_shannon(binned)
         )
     result = FeatureResult(
-        col.name, "categorical", chosen, statistic, p_value, distance, limit, False,
-        int(col.ref.sum()), int(col.cur.sum()), col.ref_missing, col.cur_missing,
+        col.name,
+        "categorical",
+        chosen,
+        statistic,
+        p_value,
+        distance,
+        limit,
+        False,
+        int(col.ref.sum()),
+        int(col.cur.sum()),
+        col.ref_missing,
+        col.cur_missing,
         _category_histogram(col),
     )
     result.drifted = drifted(chosen, result.score, limit)
@@ -507,8 +530,9 @@ def check(reference: Path, current: Path, options: Options) -> DriftResult:
     with ThreadPoolExecutor(max_workers=workers) as pool:
         numeric_results = list(pool.map(numeric, range(len(numeric_names))))
         categorical_results = list(
-            pool.map(lambda c: _categorical_result(c, options.method, options.threshold),
-                     categories)
+            pool.map(
+                lambda c: _categorical_result(c, options.method, options.threshold), categories
+            )
         )
     ks = [r for r in numeric_results if r.method == "ks"]
     if ks:
@@ -526,8 +550,7 @@ def check(reference: Path, current: Path, options: Options) -> DriftResult:
     features = [results[n] for n in names if n in results]
     if not features:
         raise load.DataError(
-            "no column could be compared: "
-            + "; ".join(f"{n}: {r}" for n, r in skipped)
+            "no column could be compared: " + "; ".join(f"{n}: {r}" for n, r in skipped)
         )
     share = sum(f.drifted for f in features) / len(features)
     return DriftResult(

@@ -65,9 +65,7 @@ def file_format(path: Path) -> str:
     for suffix in sorted(FORMATS, key=len, reverse=True):
         if name.endswith(suffix):
             return FORMATS[suffix]
-    raise DataError(
-        f"{path.name}: unknown file type; use one of {', '.join(sorted(FORMATS))}"
-    )
+    raise DataError(f"{path.name}: unknown file type; use one of {', '.join(sorted(FORMATS))}")
 
 
 def _sniff(path: Path, fmt: str) -> None:
@@ -218,9 +216,9 @@ def read(path: Path, columns: Sequence[str] | None = None) -> Loaded:
                     loaded.columns[item.name] = []
             loaded.rows += batch.num_rows
             for name, array in zip(batch.schema.names, batch.columns, strict=True):
-                if array.type != loaded.types[name]:
-                    array = _unify(path, name, loaded.types[name], array)
-                loaded.columns[name].append(array)
+                same = array.type == loaded.types[name]
+                unified = array if same else _unify(path, name, loaded.types[name], array)
+                loaded.columns[name].append(unified)
     except (pa.ArrowInvalid, OSError) as err:
         raise DataError(f"{path.name}: cannot be read as {_describe(path)}: {err}") from None
     if not loaded.types and fmt == "parquet":
@@ -286,7 +284,9 @@ def numbers(array: pa.Array) -> Any:
     if array.null_count:
         array = pc.fill_null(array.cast(pa.float64()), math.nan)
     name = str(array.type)
-    dtype = np.dtype({"double": "float64", "float": "float32", "halffloat": "float16"}.get(name, name))
+    dtype = np.dtype(
+        {"double": "float64", "float": "float32", "halffloat": "float16"}.get(name, name)
+    )
     data = array.buffers()[1]
     return np.frombuffer(data, dtype=dtype, count=len(array), offset=array.offset * dtype.itemsize)
 
@@ -297,10 +297,10 @@ def as_float_column(data: pa.ChunkedArray, out: Any) -> None:
     for chunk in data.chunks:
         if pa.types.is_null(chunk.type):
             values = np.full(len(chunk), np.nan)
-        else:
-            if not pa.types.is_floating(chunk.type):
-                chunk = chunk.cast(pa.float64())
+        elif pa.types.is_floating(chunk.type):
             values = numbers(chunk)
+        else:
+            values = numbers(chunk.cast(pa.float64()))
         out[offset : offset + len(values)] = values
         offset += len(values)
     np.copyto(out, np.nan, where=np.isinf(out))

@@ -87,6 +87,7 @@ def evaluate(
     model: Any,
     reference: Path,
     current: Path,
+    *,
     features: Sequence[str],
     target: str | None,
     method: str,
@@ -95,7 +96,7 @@ def evaluate(
     """Score both sets with a loaded pyfunc model; compare predictions and, with labels, scores."""
     ref_cols = [*features, *([target] if target else [])]
     ref_frame = _frame(reference, ref_cols)
-    cur_frame = _frame(current, [c for c in ref_cols])
+    cur_frame = _frame(current, list(ref_cols))
     ref_pred = model.predict(ref_frame[list(features)])
     cur_pred = model.predict(cur_frame[list(features)])
     perf = Performance(prediction=prediction_drift(ref_pred, cur_pred, method, threshold))

@@ -8,6 +8,7 @@ scripts, no external assets) and can be opened from CI artifacts.
 from __future__ import annotations
 
 import html
+import math
 from typing import Any
 
 from modelship.drift.check import DriftResult, FeatureResult, Histogram
@@ -19,7 +20,7 @@ CUR_COLOUR = "#f58518"
 def number(value: float | None, digits: int = 4) -> str:
     if value is None:
         return ""
-    if value != value:  # NaN
+    if math.isnan(value):
         return "nan"
     if value in (float("inf"), float("-inf")):
         return "inf" if value > 0 else "-inf"
@@ -128,7 +129,9 @@ def feature_section(item: FeatureResult) -> str:
 def render_html(result: DriftResult, model: str, extra_html: str = "") -> str:
     heads = "".join(f"<th>{html.escape(h)}</th>" for h in TABLE_HEADERS)
     body = "".join(
-        "<tr" + (' class="drift"' if row[1] == "yes" else "") + ">"
+        "<tr"
+        + (' class="drift"' if row[1] == "yes" else "")
+        + ">"
         + "".join(f"<td>{html.escape(cell)}</td>" for cell in row)
         + "</tr>"
         for row in table_rows(result)
@@ -136,9 +139,11 @@ def render_html(result: DriftResult, model: str, extra_html: str = "") -> str:
     verdict = "Dataset drift detected" if result.dataset_drift else "No dataset drift"
     skipped = ""
     if result.skipped:
-        skipped = "<h3>Skipped columns</h3><ul>" + "".join(
-            f"<li>{html.escape(n)}: {html.escape(r)}</li>" for n, r in result.skipped
-        ) + "</ul>"
+        skipped = (
+            "<h3>Skipped columns</h3><ul>"
+            + "".join(f"<li>{html.escape(n)}: {html.escape(r)}</li>" for n, r in result.skipped)
+            + "</ul>"
+        )
     sections = "\n".join(feature_section(f) for f in result.ordered())
     return (
         "<!doctype html>\n<html lang=en><head><meta charset=utf-8>"

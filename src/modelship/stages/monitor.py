@@ -31,10 +31,14 @@ STAGE = Stage(
     inputs=(
         Input(
             "reference",
-            "Reference data (CSV, Parquet or JSON lines; `.csv.gz` too), e.g. `data/train.parquet`.",
+            "Reference data (CSV, Parquet or JSON lines, `.csv.gz` too), e.g. `data/ref.parquet`.",
             required=True,
         ),
-        Input("current", "Current data in the same form, e.g. `data/last-week.parquet`.", required=True),
+        Input(
+            "current",
+            "Current data in the same form, e.g. `data/last-week.parquet`.",
+            required=True,
+        ),
         Input(
             "features",
             "Columns to compare, comma- or newline-separated (default: every column both "
@@ -48,7 +52,11 @@ STAGE = Stage(
             type="list",
             default="",
         ),
-        Input("target", "Label column, for performance drift when both sets have it, e.g. `churned`.", default=""),
+        Input(
+            "target",
+            "Label column, for performance drift when both sets have it, e.g. `churned`.",
+            default="",
+        ),
         Input(
             "model-uri",
             "Model to score both sets with (prediction drift; performance drift with `target`), "
@@ -121,7 +129,9 @@ STAGE = Stage(
             type="boolean",
             default="false",
         ),
-        Input("github-token", "Token with `issues: write`, for `open-issue` on GitHub.", secret=True),
+        Input(
+            "github-token", "Token with `issues: write`, for `open-issue` on GitHub.", secret=True
+        ),
         Input("gitlab-token", "Token with `api` scope, for `open-issue` on GitLab.", secret=True),
         Input(
             "fail-on-drift",
@@ -131,12 +141,17 @@ STAGE = Stage(
         ),
     ),
     outputs=(
-        Output("drift-detected", "`true` when the share of drifted features reached `drift-share`."),
+        Output(
+            "drift-detected", "`true` when the share of drifted features reached `drift-share`."
+        ),
         Output("drift-share", "Share of compared features that drifted, e.g. `0.25`."),
         Output("drifted-features", 'JSON list of drifted features, e.g. `["age","city"]`.'),
         Output("retrain", "`true` on dataset drift or a performance drop past its threshold."),
         Output("report-path", "HTML report with per-feature histograms."),
-        Output("report-json", "JSON report: per feature method, statistic, p-value or distance, threshold, drifted."),
+        Output(
+            "report-json",
+            "JSON report: per feature method, statistic, p-value or distance, threshold, drifted.",
+        ),
     ),
     example_with={
         "reference": "data/train.parquet",
@@ -152,7 +167,8 @@ def run(ctx: StageContext) -> Result:
 
     reference = ctx.inputs.path("reference", ctx.workspace)
     current = ctx.inputs.path("current", ctx.workspace)
-    assert reference is not None and current is not None  # required inputs
+    if reference is None or current is None:  # required inputs; the runner checked
+        raise UsageError("inputs 'reference' and 'current' are required")
     drift_share = ctx.inputs.number("drift-share")
     if drift_share is None or not 0 < drift_share <= 1:
         raise UsageError(f"input 'drift-share' must be in (0, 1]; got {drift_share}")
@@ -185,7 +201,7 @@ def run(ctx: StageContext) -> Result:
 
     performance = None
     if model_uri:
-        performance = _performance(ctx, model_uri, reference, current, result, options)
+        performance = _performance(ctx, model_uri, (reference, current), result, options)
     max_drop = ctx.inputs.number("max-performance-drop") or 0.0
     drop = performance.drop if performance else None
     performance_dropped = drop is not None and drop > max_drop
@@ -198,7 +214,9 @@ def run(ctx: StageContext) -> Result:
     html_path = reports / "monitor-drift.html"
     json_path = reports / "monitor-drift.json"
     html_path.write_text(
-        ctx.log.redact(drift_report.render_html(result, model_name, _performance_html(performance))),
+        ctx.log.redact(
+            drift_report.render_html(result, model_name, _performance_html(performance))
+        ),
         encoding="utf-8",
     )
     json_path.write_text(
@@ -253,8 +271,7 @@ def _model_name(ctx: StageContext, model_uri: str | None) -> str:
 def _performance(
     ctx: StageContext,
     model_uri: str,
-    reference: Path,
-    current: Path,
+    paths: tuple[Path, Path],
     result: DriftResult,
     options: Any,
 ) -> Performance:
@@ -277,8 +294,12 @@ def _performance(
         features = [f.name for f in result.features]
         try:
             perf = performance.evaluate(
-                model, reference, current, features, options.target, options.method,
-                options.threshold,
+                model,
+                *paths,
+                features=features,
+                target=options.target,
+                method=options.method,
+                threshold=options.threshold,
             )
         except load.DataError as err:
             raise UsageError(str(err)) from None
@@ -289,14 +310,18 @@ def _performance(
             ) from None
     if perf.prediction is not None:
         verdict = "drifted" if perf.prediction.drifted else "stable"
-        ctx.log.info(f"predictions {verdict} ({perf.prediction.method} score {perf.prediction.score:.4g})")
+        ctx.log.info(
+            f"predictions {verdict} ({perf.prediction.method} score {perf.prediction.score:.4g})"
+        )
     if perf.metric:
         ctx.log.info(
             f"{perf.metric}: reference {perf.reference:.4g}, current {perf.current:.4g} "
             f"(drop {perf.drop:.2%})"
         )
     elif options.target:
-        ctx.log.info(f"no labels in both sets (column '{options.target}'): performance not compared")
+        ctx.log.info(
+            f"no labels in both sets (column '{options.target}'): performance not compared"
+        )
     return perf
 
 
@@ -388,16 +413,18 @@ def _publish_metrics(
     ]
     if perf is not None and perf.prediction is not None:
         p = perf.prediction
-        features.append(promexport.FeatureScore("__prediction__", p.method, p.score, p.threshold, p.drifted))
+        features.append(
+            promexport.FeatureScore("__prediction__", p.method, p.score, p.threshold, p.drifted)
+        )
     performance = None
     if perf is not None and perf.metric and perf.reference is not None and perf.current is not None:
         performance = {perf.metric: (perf.reference, perf.current)}
     registry = promexport.monitor_registry(
         model,
         features,
-        result.dataset_drift,
-        result.drift_share,
-        retrain,
+        dataset_drift=result.dataset_drift,
+        drift_share=result.drift_share,
+        retrain=retrain,
         performance=performance,
         performance_drop=perf.drop if perf is not None else None,
         timestamp=time.time(),
@@ -411,12 +438,16 @@ def _publish_metrics(
     gateway = ctx.inputs.optional("pushgateway-url")
     if gateway:
         if not gateway.startswith(("http://", "https://")):
-            raise UsageError(f"input 'pushgateway-url' must be an http(s) URL; got {gateway[:60]!r}")
+            raise UsageError(
+                f"input 'pushgateway-url' must be an http(s) URL; got {gateway[:60]!r}"
+            )
         job = ctx.inputs.text("metrics-job")
         try:
             url = promexport.push(gateway, job, [("model", model)], text)
         except promexport.PushError as err:
-            raise ExternalError(str(err), "check pushgateway-url and that the gateway is up") from None
+            raise ExternalError(
+                str(err), "check pushgateway-url and that the gateway is up"
+            ) from None
         ctx.log.info(f"metrics pushed to {url}")
 
 
