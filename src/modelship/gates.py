@@ -321,5 +321,5 @@ def decide(
         return result("fail", "no bootstrap samples to test the improvement", threshold)
     p = improvement_p_value(rule, *samples)
     if p < alpha:
-        return result("pass", f"significant (p={p:.3g})", threshold, p)
-    return result("fail", f"improvement not significant (p={p:.3g} >= {alpha:g})", threshold, p)
+        return result("pass", f"significant, p={p:.3g}", threshold, p)
+    return result("fail", f"improvement not significant, p={p:.3g} >= {alpha:g}", threshold, p)

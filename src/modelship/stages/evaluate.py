@@ -464,6 +464,15 @@ def _write_reports(ctx: StageContext, name: str, outcome: Outcome, alpha: float 
 
 def _log_to_mlflow(ctx: StageContext, client: Any, name: str, outcome: Outcome, junit: Any) -> str:
     """The evaluation as an MLflow run, nested under the candidate's run."""
+    import contextlib
+    import sys
+
+    # MLflow prints run links on stdout, which belongs to `--json` alone.
+    with contextlib.redirect_stdout(sys.stderr):
+        return _log_run(ctx, client, name, outcome, junit)
+
+
+def _log_run(ctx: StageContext, client: Any, name: str, outcome: Outcome, junit: Any) -> str:
     from modelship import lineage, tracking
     from modelship.ci.errors import ExternalError
 
