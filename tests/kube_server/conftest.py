@@ -149,3 +149,35 @@ def service(name: str = "model") -> dict[str, Any]:
             "ports": [{"name": "http", "port": 80, "targetPort": 8080}],
         },
     }
+
+
+def raw_request(
+    server: KubeServer,
+    method: str,
+    path: str,
+    body: Any = None,
+    content_type: str = "application/json",
+    *,
+    token: str | None = None,
+) -> tuple[int, dict[str, str], Any]:
+    """(status, headers, decoded JSON) of one request, bypassing client-side validation."""
+    import urllib.error
+    import urllib.request
+
+    data = (
+        None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    )
+    req = urllib.request.Request(
+        server.url + path,
+        data=data,
+        method=method,
+        headers={
+            "Authorization": f"Bearer {server.token if token is None else token}",
+            "Content-Type": content_type,
+        },
+    )
+    try:
+        with urllib.request.urlopen(req, context=server.ssl_context(), timeout=10) as resp:
+            return resp.status, dict(resp.headers), json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), json.loads(err.read() or b"null")

@@ -274,6 +274,7 @@ def test_broken_image_exceeds_progress_deadline_and_old_pods_keep_serving(
     k8s.apps.create_namespaced_deployment("default", deployment(progressDeadlineSeconds=1))
     wait_available(k8s, "model", 2)
     kube.mark_image_broken("registry.local/model:bad")
+    started = time.monotonic()
     k8s.apps.patch_namespaced_deployment(
         "model",
         "default",
@@ -285,7 +286,6 @@ def test_broken_image_exceeds_progress_deadline_and_old_pods_keep_serving(
             }
         },
     )
-    started = time.monotonic()
     dep = kube.wait_for(
         lambda: next(
             (

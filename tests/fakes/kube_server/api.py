@@ -140,6 +140,9 @@ class Api:
                     spec[key] = old_spec[key]
         ip = self._cluster_ip() if res.kind == "Service" and old is None else ""
         defaults.apply_defaults(res, obj, cluster_ip=ip)
+        if isinstance(obj.get("status"), dict):
+            _, status_node = schema.child(node_for(res), "status")
+            decode.fill_required(obj["status"], status_node)
         causes = defaults.validate(res, obj, old)
         if causes:
             raise errors.invalid(res, obj["metadata"].get("name", ""), causes)

@@ -799,6 +799,8 @@ class Controllers:
         for c in pod["spec"].get("containers") or []:
             self.logs.setdefault((meta["namespace"], meta["name"], c["name"]), []).extend(lines)
             break
+        with self.store.changed:
+            self.store.changed.notify_all()
 
     def sync_pod(self, pod: Obj) -> None:
         meta = pod["metadata"]
@@ -1258,7 +1260,7 @@ class Controllers:
                 self.store.remove(ep_res, ep)
         for (ns, name), svc in services.items():
             selector = svc["spec"].get("selector")
-            if not selector:
+            if not selector or svc["metadata"].get("deletionTimestamp"):
                 continue
             pods = [
                 p

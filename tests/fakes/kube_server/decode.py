@@ -72,3 +72,31 @@ def _walk(kind: str, value: Any, node: schema.Node | None, path: str, unknown: l
         ok = "string" in types
     if not ok:
         raise _type_error(kind, path, value, types)
+
+
+_ZERO: dict[str, Any] = {"integer": 0, "number": 0, "boolean": False, "string": ""}
+
+
+def fill_required(value: Any, node: schema.Node | None) -> None:
+    """Give required scalars their zero value, as Go's encoder prints non-omitempty fields.
+
+    Only used on `status`, which servers write; clients (the pydantic-based Python
+    client among them) expect e.g. an HPA's `desiredReplicas` to be there.
+    """
+    if node is None:
+        return
+    if isinstance(value, dict):
+        props = node.get("properties") or {}
+        for key in node.get("required") or []:
+            if key not in value and key in props:
+                sub = schema.resolve(props[key]) or {}
+                zero = next((_ZERO[t] for t in schema.types_of(sub) if t in _ZERO), None)
+                if zero is not None:
+                    value[key] = zero
+        for key, sub_value in value.items():
+            if key in props:
+                fill_required(sub_value, schema.resolve(props[key]))
+    elif isinstance(value, list):
+        item = schema.items(node)
+        for v in value:
+            fill_required(v, item)

@@ -209,8 +209,10 @@ class KubeServer:
             "current-context": context,
             "preferences": {},
         }
-        path.write_text(yaml.safe_dump(config, sort_keys=False))
-        path.chmod(0o600)
+        partial = path.with_name(path.name + ".partial")
+        partial.write_text(yaml.safe_dump(config, sort_keys=False))
+        partial.chmod(0o600)
+        partial.replace(path)  # readers never see half a file
         self.kubeconfig = path
         return path
 
@@ -526,11 +528,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _route(self, path: str, query: dict[str, list[str]]) -> None:
         segs = [urllib.parse.unquote(s) for s in path.strip("/").split("/") if s]
         method = self.command
-        if (
-            method not in ("GET", "HEAD")
-            and segs[:1] in (["version"], ["api"], ["apis"])
-            and len(segs) <= 3
-        ):
+        discovery_path = segs in (["version"], ["api"], ["api", "v1"]) or (
+            segs[:1] == ["apis"] and len(segs) <= 3
+        )
+        if method not in ("GET", "HEAD") and discovery_path:
             raise errors.method_not_allowed()
         if segs == ["version"]:
             return self._send(200, discovery.SERVER_VERSION)
@@ -682,7 +683,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _warnings(self, opts: Options) -> dict[str, str]:
         if not opts.warnings:
             return {}
-        return {"Warning": ", ".join(f'299 - "{w}"' for w in opts.warnings)}
+        escaped = [w.replace("\\", "\\\\").replace('"', '\\"') for w in opts.warnings]
+        return {"Warning": ", ".join(f'299 - "{w}"' for w in escaped)}
 
     def _json_body(self) -> Any:
         raw = self._body()
