@@ -379,3 +379,15 @@ def test_kubectl_sees_the_rollout_history(cluster: Any, tmp_path: Path) -> None:
     )
     assert history.returncode == 0, history.stderr
     assert f"modelship deploy of {IMAGE_V2} at abcdef123456" in history.stdout
+
+
+def test_a_payload_the_model_rejects_rolls_back_with_the_models_reason(
+    cluster: Any, tmp_path: Path
+) -> None:
+    assert deploy(cluster, tmp_path, IMAGE_V1).code == 0
+    run = deploy(cluster, tmp_path, IMAGE_V2, "--smoke-payload", '[{"x": 1}]')
+    assert run.code == 1, run.stderr
+    assert run.outputs["rolled-back"] == "true"
+    assert "HTTP 400" in run.stderr
+    assert "missing inputs" in run.stderr
+    assert image_of(cluster) == IMAGE_V1
