@@ -136,11 +136,7 @@ def _batches(path: Path, fmt: str, columns: Sequence[str] | None) -> Iterator[pa
         if columns is not None:
             present = set(handle.schema_arrow.names)
             wanted = [c for c in columns if c in present]
-        # Decoding in this thread: the checks run their own pool over columns, and
-        # Arrow's pool on top of it only adds contention on small CI runners.
-        yield from handle.iter_batches(
-            batch_size=PARQUET_BATCH_ROWS, columns=wanted, use_threads=False
-        )
+        yield from handle.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=wanted)
         return
     if fmt == "csv":
         import pyarrow.csv as pacsv
@@ -292,7 +288,7 @@ def numbers(array: pa.Array) -> Any:
 
 
 def as_float_column(data: pa.ChunkedArray, out: Any) -> None:
-    """Write a numeric column into `out` (float64), missing and infinite values as NaN."""
+    """Write a numeric column into `out` (float64), missing values as NaN."""
     offset = 0
     for chunk in data.chunks:
         if pa.types.is_null(chunk.type):
@@ -303,4 +299,3 @@ def as_float_column(data: pa.ChunkedArray, out: Any) -> None:
             values = numbers(chunk.cast(pa.float64()))
         out[offset : offset + len(values)] = values
         offset += len(values)
-    np.copyto(out, np.nan, where=np.isinf(out))
