@@ -1,0 +1,339 @@
+"""`build`: a container image that serves the model, labelled with its lineage."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from modelship.ci.context import Result, StageContext
+from modelship.spec import Input, Output, Stage
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from modelship.images.builders import BuiltImage
+    from modelship.images.labels import LabelFacts
+    from modelship.images.model import ModelInfo
+
+_IMAGE = r"[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*"
+_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+
+STAGE = Stage(
+    name="build",
+    title="Build the serving image",
+    description=(
+        "Build a container image that serves the model with MLflow's scoring server, "
+        "labelled with its lineage (OCI labels), with Docker, Buildah or Podman; "
+        "optionally push it."
+    ),
+    run="modelship.stages.build:run",
+    extras=("mlflow", "image"),
+    gitlab_stage="build",
+    inputs=(
+        Input(
+            "model-uri",
+            "The model to serve, e.g. `models:/churn/3` or `runs:/<run-id>/model`.",
+            required=True,
+        ),
+        Input(
+            "image",
+            "Image repository without tag, e.g. `ghcr.io/acme/churn`.",
+            required=True,
+            pattern=_IMAGE,
+        ),
+        Input(
+            "tags",
+            "Tags, one a line or comma-separated, e.g. `1.4.0`. Default: the version "
+            "and short SHA (as the context stage gives them) and `model-<version>` for a "
+            "registered model.",
+            type="list",
+            default="",
+            pattern=_TAG,
+        ),
+        Input(
+            "builder",
+            "Image builder; `auto` takes a reachable Docker engine, else buildah, else podman.",
+            default="auto",
+            options=("auto", "docker", "buildah", "podman"),
+        ),
+        Input(
+            "base-image",
+            "Base image with Python 3 and venv, e.g. `python:3.11-slim`. Default: the "
+            "official slim Python image for the model's Python version.",
+            default="",
+        ),
+        Input(
+            "push", "Push every tag to the registry, e.g. `true`.", type="boolean", default="false"
+        ),
+        Input(
+            "registry",
+            "Registry to log in to, e.g. `ghcr.io`. Default: the host in `image`.",
+            default="",
+        ),
+        Input(
+            "registry-username",
+            "User for the registry login, e.g. `${{ github.actor }}`.",
+            default="",
+        ),
+        Input(
+            "registry-password",
+            "Password or token for the registry login (never written to a layer, label or log).",
+            secret=True,
+        ),
+        Input(
+            "labels",
+            "Extra image labels, `key=value` one a line, e.g. "
+            "`org.opencontainers.image.vendor=Acme`.",
+            default="",
+        ),
+        Input(
+            "context-dir",
+            "Only write the build context (Containerfile, requirements, model) to this "
+            "folder and stop, e.g. `build/image`.",
+            type="path",
+            default="",
+        ),
+        Input(
+            "platform",
+            "Target platform, e.g. `linux/amd64`.",
+            default="",
+            pattern=r"[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?",
+        ),
+        Input(
+            "tracking-uri",
+            "MLflow tracking server, e.g. `https://mlflow.example.com`. "
+            "Default: `$MLFLOW_TRACKING_URI`.",
+            default="",
+        ),
+    ),
+    outputs=(
+        Output("image", "The first full reference, e.g. `ghcr.io/acme/churn:1.4.0`."),
+        Output("tags", 'Every full reference as a JSON list, e.g. `["ghcr.io/acme/churn:1.4.0"]`.'),
+        Output(
+            "digest",
+            "`sha256:...`: the registry manifest digest when pushed, else the local image's.",
+        ),
+        Output("image-ref", "`<image>@sha256:...`, the reference to deploy."),
+    ),
+    example_with={
+        "model-uri": "models:/churn/3",
+        "image": "ghcr.io/acme/churn",
+        "push": "true",
+        "registry-username": "${{ github.actor }}",
+        "registry-password": "${{ secrets.GITHUB_TOKEN }}",
+    },
+)
+
+
+def run(ctx: StageContext) -> Result:
+    import tempfile
+    from datetime import datetime, timezone
+    from pathlib import Path
+
+    from modelship import tracking
+    from modelship.ci.errors import UsageError
+    from modelship.ci.inputs import parse_key_values
+    from modelship.images import buildcontext, builders, model
+    from modelship.images.labels import image_labels
+
+    repo = ctx.inputs.text("image")
+    password = ctx.inputs.optional("registry-password")
+    username = ctx.inputs.optional("registry-username")
+    push = ctx.inputs.flag("push")
+    context_dir = ctx.inputs.path("context-dir", ctx.workspace)
+    extra_labels = parse_key_values("labels", ctx.inputs.text("labels"))
+    if push and password and not username:
+        raise UsageError(
+            "registry-password is set but registry-username is not",
+            "pass both, or neither to use the credentials the builder already has",
+        )
+    registry = ctx.inputs.text("registry") or registry_host(repo)
+    tracking_uri = tracking.resolve_tracking_uri(
+        ctx.inputs.optional("tracking-uri"), ctx.env, ctx.workspace
+    )
+    for secret in tracking.uri_secrets(tracking_uri, ctx.env):
+        ctx.log.mask(secret)
+
+    with tempfile.TemporaryDirectory(prefix="modelship-build-") as tmp:
+        with ctx.log.progress(f"downloading {ctx.inputs.text('model-uri')}"):
+            info = model.fetch(
+                ctx.inputs.text("model-uri"),
+                Path(tmp) / "download",
+                tracking_uri,
+                ctx.env.get("MLFLOW_REGISTRY_URI") or None,
+            )
+        if info.lineage_error:
+            ctx.log.warning(f"lineage of {info.uri} could not be read: {info.lineage_error}")
+
+        facts = _label_facts(ctx, info, datetime.now(timezone.utc))
+        labels = image_labels(facts, extra_labels)
+        tags = _tags(ctx, info)
+        refs = [f"{repo}:{tag}" for tag in tags]
+        base_image = ctx.inputs.text("base-image") or buildcontext.default_base_image(
+            info.python_version
+        )
+
+        target = context_dir or Path(tmp) / "context"
+        rendered = buildcontext.render(info, target, base_image, labels)
+        leaked = buildcontext.find_secret(target, [password or "", *ctx.inputs.secrets()])
+        if leaked is not None:
+            raise UsageError(
+                f"a secret input appears in the build context ({leaked.relative_to(target)})",
+                "remove it from the labels or the model; secrets never go into an image",
+            )
+        _summary_head(ctx, info, base_image, refs, labels)
+
+        if context_dir is not None:
+            ctx.log.info(f"build context written to {context_dir}; not building (context-dir)")
+            ctx.summary.text(
+                f"Build context written to {context_dir}. Build it with: "
+                f"buildah build --format docker -f {rendered.containerfile.name} -t {refs[0]} ."
+            )
+            return Result({"image": refs[0], "tags": refs, "digest": "", "image-ref": ""})
+
+        builder = builders.choose(ctx.inputs.text("builder"), ctx.env)
+        if isinstance(builder, builders.CliBuilder | builders.DockerBuilder):
+            builder.base_image = base_image
+        ctx.log.info(f"building {refs[0]} with {builder.name} from {base_image}")
+        built = builder.build(target, refs, ctx.inputs.optional("platform"), ctx.log)
+
+    digest = built.digest
+    if push:
+        auth = None
+        if username and password:
+            auth = builders.RegistryAuth(registry, username, password)
+        for ref in refs:
+            pushed = builder.push(ref, auth, ctx.log)
+            digest = pushed or digest
+        ctx.log.info(f"pushed {len(refs)} tag(s) to {registry}")
+
+    _summary_result(ctx, built, digest, pushed=push)
+    image_ref = f"{repo}@{digest}" if digest else ""
+    ctx.log.info(f"built {refs[0]} ({_size(built.size)}), {image_ref or 'no digest'}")
+    return Result({"image": refs[0], "tags": refs, "digest": digest, "image-ref": image_ref})
+
+
+def registry_host(repo: str) -> str:
+    """`ghcr.io/acme/churn` -> `ghcr.io`; a name without a host means Docker Hub."""
+    first, sep, _ = repo.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return "docker.io"
+
+
+def _tags(ctx: StageContext, info: ModelInfo) -> list[str]:
+    given = ctx.inputs.items("tags")
+    if given:
+        return list(dict.fromkeys(given))
+    context = _context_outputs(ctx)
+    tags = [context.get("image-tag", ""), context.get("short-sha", "")]
+    if info.version:
+        tags.append(f"model-{info.version}")
+    tags = [t for t in tags if t]
+    if not tags:
+        ctx.log.warning("no tags given and no version known (no git checkout): tagging `latest`")
+        tags = ["latest"]
+    return list(dict.fromkeys(tags))
+
+
+def _context_outputs(ctx: StageContext) -> dict[str, str]:
+    """What the context stage said (GitLab dotenv, a local run), else work it out from git."""
+    from modelship.ci.errors import ModelshipError
+    from modelship.ci.outputs import dotenv_name, read_local
+
+    found = {
+        name: ctx.env.get(dotenv_name("context", name), "")
+        for name in ("image-tag", "short-sha", "version", "sha")
+    }
+    if found["image-tag"]:
+        return found
+    local = read_local(ctx.workspace, "context")
+    if local.get("image-tag"):
+        return local
+    try:
+        from modelship import gitinfo
+        from modelship.refs import read_ref
+        from modelship.versioning import oci_tag, semver
+
+        ref = read_ref(ctx.platform, ctx.cwd)
+        described = gitinfo.describe(ctx.cwd)
+        short = ref.sha[:7]
+        version = semver(described.tag, described.distance, short)
+        if ref.tag and gitinfo.RELEASE_TAG.match(ref.tag):
+            version = ref.tag[1:]
+        return {
+            "image-tag": oci_tag(version),
+            "short-sha": short,
+            "version": version,
+            "sha": ref.sha,
+        }
+    except (ModelshipError, ValueError, OSError):
+        return {}
+
+
+def _label_facts(ctx: StageContext, info: ModelInfo, now: datetime) -> LabelFacts:
+    from modelship.images.labels import LabelFacts
+
+    context = _context_outputs(ctx)
+    lineage = info.lineage
+    source = ctx.platform.repository_url or _public_url(lineage.get("repository", ""))
+    return LabelFacts(
+        source=source,
+        revision=lineage.get("git-sha") or context.get("sha", ""),
+        version=context.get("version") or (f"model-{info.version}" if info.version else ""),
+        title=info.name or ctx.platform.repository_name,
+        created=now,
+        run_id=info.run_id,
+        model_name=info.name,
+        model_version=info.version,
+        model_uri=info.uri,
+        data_version=lineage.get("data-version", ""),
+        branch=lineage.get("branch", ""),
+        ci_run_url=lineage.get("ci-run-url") or ctx.platform.run_url,
+    )
+
+
+def _public_url(url: str) -> str:
+    """A repository URL without credentials (a token in a clone URL must not become a label)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    if not url.startswith(("http://", "https://")):
+        return ""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path.removesuffix(".git"), "", ""))
+
+
+def _summary_head(
+    ctx: StageContext, info: ModelInfo, base_image: str, refs: list[str], labels: dict[str, str]
+) -> None:
+    ctx.summary.heading("Image")
+    rows = [["model", info.uri], ["base image", base_image]]
+    if info.name:
+        rows.append(["registered model", f"{info.name} version {info.version}"])
+    rows.extend(["tag", ref] for ref in refs)
+    ctx.summary.table(["", ""], rows)
+    ctx.summary.heading("Labels", level=4)
+    ctx.summary.table(["label", "value"], [[k, v] for k, v in labels.items()])
+
+
+def _summary_result(ctx: StageContext, built: BuiltImage, digest: str, pushed: bool) -> None:
+    ctx.summary.heading("Result", level=4)
+    ctx.summary.table(
+        ["", ""],
+        [
+            ["digest", digest or "(none)"],
+            ["image id", built.id],
+            ["size", _size(built.size)],
+            ["pushed", "yes" if pushed else "no"],
+            ["user", built.user or "(root)"],
+        ],
+    )
+
+
+def _size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"

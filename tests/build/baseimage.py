@@ -1,0 +1,238 @@
+"""A Python base image made locally from Debian packages, cached on disk.
+
+No registry is reachable from the test machines, so the image the build stage
+starts `FROM` is made here: `debootstrap --variant=minbase` with python3 and
+venv, the rootfs copied into a `buildah from scratch` container and committed
+into a Buildah store of the tests' own. The store lives in a cache
+directory (`$MODELSHIP_TEST_CACHE`, default `~/.cache/modelship-tests`) and
+the image tag is a hash of everything that decides its content (suite,
+packages, mirror, the host's extra CA certificates), not of the date, so the
+second run finds the image, and the layers built on it, already there.
+
+Cold: about 2-3 minutes (debootstrap), warm: under a second.
+
+The storage driver is `overlay` unless `MODELSHIP_TEST_STORAGE_DRIVER=vfs`:
+both work on these machines, but `vfs` copies the whole root filesystem for
+every build step and every container (about 1 GB with MLflow installed), which
+made a fully cached rebuild take ten minutes here against seconds on overlay.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+SUITE = "bookworm"
+MIRROR = "http://deb.debian.org/debian"
+PACKAGES = ("python3", "python3-venv", "ca-certificates")
+# CA certificates the machine adds for its egress proxy; pip inside the image
+# needs them to reach PyPI from here. An empty folder on other machines.
+HOST_EXTRA_CAS = Path("/usr/local/share/ca-certificates")
+REPOSITORY = "localhost/modelship-test/python-base"
+PATH_ENV = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def cache_root() -> Path:
+    base = os.environ.get("MODELSHIP_TEST_CACHE") or str(Path.home() / ".cache" / "modelship-tests")
+    return Path(base) / "build"
+
+
+def storage_driver() -> str:
+    return os.environ.get("MODELSHIP_TEST_STORAGE_DRIVER") or "overlay"
+
+
+@dataclass(frozen=True)
+class BuildahStore:
+    """A Buildah/Podman image store of its own, through `CONTAINERS_STORAGE_CONF`."""
+
+    root: Path
+    driver: str = "overlay"
+
+    @classmethod
+    def default(cls) -> BuildahStore:
+        driver = storage_driver()
+        return cls(cache_root() / driver, driver).prepare()
+
+    @property
+    def conf(self) -> Path:
+        return self.root / "storage.conf"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            "CONTAINERS_STORAGE_CONF": str(self.conf),
+            "STORAGE_DRIVER": self.driver,
+            "BUILDAH_ISOLATION": "chroot",
+        }
+
+    def prepare(self) -> BuildahStore:
+        self.root.mkdir(parents=True, exist_ok=True)
+        text = (
+            "[storage]\n"
+            f'driver = "{self.driver}"\n'
+            f'graphroot = "{self.root / "storage"}"\n'
+            f'runroot = "{self.root / "run"}"\n'
+        )
+        if not self.conf.exists() or self.conf.read_text() != text:
+            self.conf.write_text(text)
+        return self
+
+    def buildah(self, *args: str, check: bool = True, timeout: float = 600) -> str:
+        done = subprocess.run(
+            ["buildah", *args],
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if check and done.returncode != 0:
+            raise RuntimeError(f"buildah {' '.join(args)} failed: {done.stderr[-2000:]}")
+        return done.stdout.strip()
+
+    def has_image(self, ref: str) -> bool:
+        done = subprocess.run(
+            ["buildah", "inspect", "--type", "image", ref],
+            env={**os.environ, **self.env},
+            capture_output=True,
+            check=False,
+        )
+        return done.returncode == 0
+
+
+def _extra_cas() -> list[Path]:
+    if not HOST_EXTRA_CAS.is_dir():
+        return []
+    return sorted(p for p in HOST_EXTRA_CAS.rglob("*.crt") if p.is_file())
+
+
+def image_key() -> str:
+    digest = hashlib.sha256()
+    for part in (SUITE, MIRROR, "minbase", *PACKAGES, "v3"):
+        digest.update(part.encode() + b"\0")
+    for ca in _extra_cas():
+        digest.update(ca.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _debootstrap(rootfs: Path) -> None:
+    subprocess.run(
+        [
+            "debootstrap",
+            "--variant=minbase",
+            f"--include={','.join(PACKAGES)}",
+            SUITE,
+            str(rootfs),
+            MIRROR,
+        ],
+        check=True,
+        capture_output=True,
+        timeout=1200,
+    )
+    for ca in _extra_cas():
+        target = rootfs / "usr/local/share/ca-certificates" / ca.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ca, target)
+    if _extra_cas():
+        subprocess.run(
+            ["chroot", str(rootfs), "update-ca-certificates"],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+    # Leave apt's caches and lists out of the image.
+    for leftover in ("var/cache/apt/archives", "var/lib/apt/lists"):
+        for child in (rootfs / leftover).glob("*"):
+            if child.is_file():
+                child.unlink()
+
+
+def _commit_rootfs(store: BuildahStore, rootfs: Path, ref: str, env: Mapping[str, str]) -> None:
+    ctr = store.buildah("from", "scratch")
+    try:
+        mount = Path(store.buildah("mount", ctr))
+        # tar keeps owners, modes and links as debootstrap left them.
+        packer = subprocess.Popen(
+            ["tar", "-C", str(rootfs), "-cf", "-", "."], stdout=subprocess.PIPE
+        )
+        subprocess.run(["tar", "-C", str(mount), "-xpf", "-"], stdin=packer.stdout, check=True)
+        if packer.wait(timeout=600) != 0:
+            raise RuntimeError("tar of the debootstrapped rootfs failed")
+        store.buildah("umount", ctr)
+        config = ["config", "--cmd", "/bin/sh", "--os", "linux", "--arch", "amd64"]
+        for key, value in env.items():
+            config += ["--env", f"{key}={value}"]
+        store.buildah(*config, ctr)
+        store.buildah("commit", "--format", "docker", "--rm", ctr, ref)
+    except BaseException:
+        store.buildah("rm", ctr, check=False)
+        raise
+
+
+def ensure_base_image(store: BuildahStore) -> tuple[str, float]:
+    """The base image reference, and how long making it took (0 when cached)."""
+    ref = f"{REPOSITORY}:{image_key()}"
+    with _locked(store.root / "base.lock"):
+        if store.has_image(ref):
+            return ref, 0.0
+        started = time.monotonic()
+        with tempfile.TemporaryDirectory(dir=store.root, prefix="rootfs-") as tmp:
+            rootfs = Path(tmp) / "rootfs"
+            _debootstrap(rootfs)
+            env = {"PATH": PATH_ENV, "LANG": "C.UTF-8"}
+            if _extra_cas():
+                # pip bundles its own CA list; point it at the system one.
+                env["PIP_CERT"] = "/etc/ssl/certs/ca-certificates.crt"
+            _commit_rootfs(store, rootfs, ref, env)
+        return ref, time.monotonic() - started
+
+
+def ensure_image_without_python(store: BuildahStore, base: str) -> str:
+    """The same Debian base with every Python interpreter removed."""
+    ref = f"{REPOSITORY}-nopython:{image_key()}"
+    with _locked(store.root / "base.lock"):
+        if store.has_image(ref):
+            return ref
+        ctr = store.buildah("from", "--pull-never", base)
+        try:
+            mount = Path(store.buildah("mount", ctr))
+            for path in [*mount.glob("usr/bin/python3*"), *mount.glob("usr/lib/python3*")]:
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
+            store.buildah("umount", ctr)
+            store.buildah("commit", "--format", "docker", "--rm", ctr, ref)
+        except BaseException:
+            store.buildah("rm", ctr, check=False)
+            raise
+        return ref
+
+
+if __name__ == "__main__":
+    store = BuildahStore.default()
+    started = time.monotonic()
+    base, took = ensure_base_image(store)
+    print(base, f"made in {took:.1f}s" if took else "cached")
+    print(ensure_image_without_python(store, base))
+    print(f"total {time.monotonic() - started:.1f}s")

@@ -1,0 +1,233 @@
+"""Real builds with Buildah (chroot isolation) from the locally made Debian base image.
+
+The image is built by `modelship build`, then its own command runs with
+`buildah run` (no container daemon here) and answers `/invocations`.
+The first build of a session on a fresh cache installs MLflow and the model's
+requirements from PyPI (minutes); later builds reuse the cached layers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests.build.conftest import DATA_VERSION, GIT_SHA, BuildahEnv, LoggedModel
+from tests.fixtures.net import free_port, wait_http
+
+pytestmark = [pytest.mark.services, pytest.mark.timeout(1800)]
+
+IMAGE = "localhost/modelship-test/churn"
+TRICKY = 'quote " dollar $HOME back \\ slash'
+
+
+def _env(model: LoggedModel, buildah: BuildahEnv) -> dict[str, str]:
+    return {"MLFLOW_TRACKING_URI": model.tracking_uri, **buildah.env}
+
+
+def _inspect(buildah: BuildahEnv, ref: str) -> dict[str, object]:
+    out = buildah.store.buildah("inspect", "--type", "image", ref)
+    loaded: dict[str, object] = json.loads(out)
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def built(request: pytest.FixtureRequest, logged_model: LoggedModel, buildah_env: BuildahEnv):
+    """The image, built once for the module through the stage's CLI."""
+    from tests.build.conftest import StageRun
+
+    run_build = request.getfixturevalue("run_build")
+    started = time.monotonic()
+    done: StageRun = run_build(
+        [
+            "--model-uri",
+            logged_model.registered_uri,
+            "--image",
+            IMAGE,
+            "--tags",
+            "e2e\nstable",
+            "--base-image",
+            buildah_env.base_image,
+            "--labels",
+            f"com.example.note={TRICKY}",
+        ],
+        _env(logged_model, buildah_env),
+    )
+    took = time.monotonic() - started
+    assert done.code == 0, done.stderr[-4000:]
+    print(f"\nfirst build in this session: {took:.1f}s")
+    return done
+
+
+# module-scoped use of a function fixture needs its own workspace
+@pytest.fixture(scope="module")
+def run_build(tmp_path_factory: pytest.TempPathFactory):
+    import io
+
+    from tests.build.conftest import StageRun
+
+    from modelship.cli import main
+
+    def run(args: list[str], env: dict[str, str]) -> StageRun:
+        workspace = tmp_path_factory.mktemp("ws")
+        out, err = io.StringIO(), io.StringIO()
+        full_env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), **env}
+        code = main(["build", "--json", *args], env=full_env, cwd=workspace, stdout=out, stderr=err)
+        return StageRun(code, out.getvalue(), err.getvalue(), workspace)
+
+    return run
+
+
+def test_buildah_image_carries_oci_and_lineage_labels(
+    built, buildah_env: BuildahEnv, logged_model: LoggedModel
+) -> None:
+    outputs = built.outputs
+    assert outputs["image"] == f"{IMAGE}:e2e"
+    assert json.loads(outputs["tags"]) == [f"{IMAGE}:e2e", f"{IMAGE}:stable"]
+    assert outputs["digest"].startswith("sha256:")
+    assert outputs["image-ref"] == f"{IMAGE}@{outputs['digest']}"
+
+    data = _inspect(buildah_env, outputs["image"])
+    config = data["Docker"]["config"]  # type: ignore[index]
+    labels = config["Labels"]
+    assert labels["io.modelship.run-id"] == logged_model.run_id
+    assert labels["io.modelship.model-name"] == logged_model.name
+    assert labels["io.modelship.model-version"] == logged_model.version
+    assert labels["io.modelship.data-version"] == DATA_VERSION
+    assert labels["org.opencontainers.image.revision"] == GIT_SHA
+    assert labels["org.opencontainers.image.title"] == logged_model.name
+    for key in ("created", "version"):
+        assert labels[f"org.opencontainers.image.{key}"]
+    assert labels["com.example.note"] == TRICKY
+    assert config["User"] == "10001:10001"
+    assert config["Healthcheck"]["Test"][0] == "CMD"
+    # The digest output names this very image.
+    assert data["FromImageDigest"] == outputs["digest"]
+    # Both tags point at it.
+    assert _inspect(buildah_env, f"{IMAGE}:stable")["FromImageID"] == data["FromImageID"]
+
+    summary = (built.workspace / "modelship-reports" / "build.md").read_text()
+    assert outputs["digest"] in summary
+    assert "io.modelship.data-version" in summary
+    assert "MiB" in summary or "GiB" in summary
+
+
+@pytest.fixture
+def served(built, buildah_env: BuildahEnv) -> Iterator[tuple[str, int]]:
+    """The image's own command, run with `buildah run` on a free loopback port."""
+    ref = built.outputs["image"]
+    cmd = _inspect(buildah_env, ref)["Docker"]["config"]["Cmd"]  # type: ignore[index]
+    ctr = buildah_env.store.buildah("from", "--pull-never", ref)
+    port = free_port()
+    log = Path(built.workspace / "server.log").open("w")  # noqa: SIM115 - closed in finally
+    proc = subprocess.Popen(
+        ["buildah", "run", "--isolation", "chroot", "--env", f"PORT={port}", ctr, "--", *cmd],
+        env={**os.environ, **buildah_env.store.env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/ping", timeout=180, proc=proc)
+        yield f"http://127.0.0.1:{port}", proc.pid
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+        buildah_env.store.buildah("rm", ctr, check=False)
+
+
+def _server_uids(port: int) -> set[int]:
+    """Real uids of the processes serving on `port` (found by their command line)."""
+    uids: set[int] = set()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            status = (proc / "status").read_text()
+        except OSError:
+            continue
+        if str(port) in cmdline and ("uvicorn" in cmdline or "mlflow" in cmdline):
+            if "buildah" in cmdline:
+                continue
+            for line in status.splitlines():
+                if line.startswith("Uid:"):
+                    uids.add(int(line.split()[1]))
+    return uids
+
+
+def test_the_image_serves_predictions_as_a_non_root_user(served: tuple[str, int]) -> None:
+    url, _ = served
+    with urllib.request.urlopen(f"{url}/health", timeout=10) as response:
+        assert response.status == 200
+    rows = {"dataframe_split": {"columns": ["tenure", "calls"], "data": [[1.5, 9.0], [45.0, 0.0]]}}
+    request = urllib.request.Request(
+        f"{url}/invocations",
+        data=json.dumps(rows).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        body = json.loads(response.read())
+    assert body == {"predictions": [1, 0]}
+    port = int(url.rsplit(":", 1)[1])
+    uids = _server_uids(port)
+    assert uids, "no server process found"
+    assert uids == {10001}
+
+
+def test_a_rebuild_reuses_the_cached_dependency_layer(
+    built, run_build, buildah_env: BuildahEnv, logged_model: LoggedModel
+) -> None:
+    started = time.monotonic()
+    again = run_build(
+        [
+            "--model-uri",
+            logged_model.registered_uri,
+            "--image",
+            IMAGE,
+            "--tags",
+            "e2e-again",
+            "--base-image",
+            buildah_env.base_image,
+        ],
+        _env(logged_model, buildah_env),
+    )
+    took = time.monotonic() - started
+    assert again.code == 0, again.stderr[-3000:]
+    log = again.stderr
+    pip_step = log.index("RUN pip install")
+    after_pip = log[pip_step : log.index("\n", log.index("\n", pip_step) + 1)]
+    assert "Using cache" in after_pip
+    assert "Collecting " not in log  # pip did not run again
+    print(f"\nrebuild of the same model: {took:.1f}s")
+
+
+def test_a_base_image_without_python_is_a_clear_error(
+    run_build, buildah_env: BuildahEnv, logged_model: LoggedModel
+) -> None:
+    done = run_build(
+        [
+            "--model-uri",
+            logged_model.run_uri,
+            "--image",
+            IMAGE,
+            "--tags",
+            "no-python",
+            "--base-image",
+            buildah_env.image_without_python,
+        ],
+        _env(logged_model, buildah_env),
+    )
+    assert done.code == 2
+    assert f"the base image {buildah_env.image_without_python} has no Python 3" in done.stderr
