@@ -71,7 +71,7 @@ STAGE = Stage(
         ),
         Input(
             "registry-username",
-            "User for the registry login, e.g. `${{ github.actor }}`.",
+            "User for the registry login, e.g. `ci-bot` (on GitHub, the `github.actor`).",
             default="",
         ),
         Input(
