@@ -10,7 +10,8 @@ cache directory. Each tool runs in its own subprocess, so its peak memory
 (`ru_maxrss`) is its own: the figure shown is the peak minus the process's
 size after its imports, next to the in-memory size of both data sets. The
 time covers reading both files and the whole check, not interpreter start-up
-or imports (printed apart).
+or imports (printed apart): wall clock, and CPU time (user + system, all
+threads), the steadier figure on a shared machine.
 
 * modelship: `modelship.drift.compare`, method `auto` (KS and chi-square).
 * scipy loop: pyarrow reads the columns, then `ks_2samp` per numeric column
@@ -87,6 +88,11 @@ def _rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # all threads of the process
+    return usage.ru_utime + usage.ru_stime
+
+
 def _worker(tool: str, reference: Path, current: Path, method: str) -> dict[str, Any]:
     started = time.perf_counter()
     if tool == "modelship":
@@ -107,6 +113,7 @@ def _worker(tool: str, reference: Path, current: Path, method: str) -> dict[str,
     baseline = _rss_bytes()
     decisions: dict[str, dict[str, Any]] = {}
     t0 = time.perf_counter()
+    cpu0 = _cpu_seconds()
     if tool == "modelship":
         result = compare(reference, current, Options(method=method))
         for f in result.features:
@@ -147,6 +154,7 @@ def _worker(tool: str, reference: Path, current: Path, method: str) -> dict[str,
     return {
         "tool": tool,
         "seconds": seconds,
+        "cpu_seconds": _cpu_seconds() - cpu0,
         "import_seconds": imported - started,
         "baseline_rss": baseline,
         "peak_rss": _rss_bytes(),
@@ -232,8 +240,8 @@ def main() -> int:
     python = None if args.no_evidently else evidently_python(args.cache_dir)
     rows_out = []
     print(
-        f"{'rows':>10} {'tool':<10} {'time':>9} {'vs modelship':>13} {'peak-base':>10} "
-        f"{'input':>9} {'mem/input':>9} {'imports':>8}"
+        f"{'rows':>10} {'tool':<10} {'wall':>9} {'x':>6} {'cpu':>9} {'x':>6} "
+        f"{'peak-base':>10} {'input':>9} {'mem/input':>9} {'imports':>8}"
     )
     for rows in sizes:
         ref, cur = generate(rows, args.cache_dir / "data")
@@ -244,13 +252,12 @@ def main() -> int:
         ]
         if python is not None and (rows <= 100_000 or args.evidently_1m):
             results.append(run_tool("evidently", python, ref, cur))
-        base = results[0]["seconds"]
+        base, base_cpu = results[0]["seconds"], results[0]["cpu_seconds"]
         for r in results:
             used = r["peak_rss"] - r["baseline_rss"]
-            ratio = r["seconds"] / base
             print(
-                f"{rows:>10,} {r['tool']:<10} {r['seconds']:>8.2f}s {ratio:>12.1f}x "
-                f"{mib(used):>10} "
+                f"{rows:>10,} {r['tool']:<10} {r['seconds']:>8.2f}s {r['seconds'] / base:>5.1f}x "
+                f"{r['cpu_seconds']:>8.2f}s {r['cpu_seconds'] / base_cpu:>5.1f}x {mib(used):>10} "
                 f"{mib(size):>9} {used / size:>8.2f}x {r['import_seconds']:>7.1f}s"
             )
             rows_out.append(
