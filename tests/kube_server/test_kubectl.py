@@ -144,3 +144,68 @@ def test_dry_run_server_and_validation_errors(
     refused = kubectl("apply", "-f", str(bad_path), check=False)
     assert refused.returncode == 1
     assert 'unknown field "spec.template.spec.containers[0].imagePulPolicy"' in refused.stderr
+
+
+def test_imperative_updates(kubectl: Any, kube: KubeServer, tmp_path: Path) -> None:
+    kubectl("apply", "-f", str(_manifest(tmp_path, "registry.local/model:1")))
+    kubectl("rollout", "status", "deployment/model", "--timeout=20s")
+    assert "scaled" in kubectl("scale", "deployment/model", "--replicas=3").stdout
+    assert "restarted" in kubectl("rollout", "restart", "deployment/model").stdout
+    kubectl("rollout", "status", "deployment/model", "--timeout=20s")
+    dep = kubectl.json("get", "deployment", "model")
+    assert dep["status"]["availableReplicas"] == 3
+    assert "kubectl.kubernetes.io/restartedAt" in dep["spec"]["template"]["metadata"]["annotations"]
+    kubectl("label", "deployment/model", "team=ml")
+    kubectl(
+        "patch",
+        "deployment/model",
+        "--type=json",
+        "-p",
+        '[{"op": "replace", "path": "/spec/replicas", "value": 1}]',
+    )
+    kubectl("wait", "--for=condition=Available", "deployment/model", "--timeout=20s")
+    dep = kubectl.json("get", "deployment", "model")
+    assert dep["metadata"]["labels"]["team"] == "ml"
+    assert dep["spec"]["replicas"] == 1
+    kube.wait_for(lambda: len(kube.list("pods")) == 1, what="scale down to one pod")
+    events = kubectl("get", "events").stdout.splitlines()
+    assert events[0].split()[:4] == ["LAST", "SEEN", "TYPE", "REASON"]
+
+
+def test_job_logs_and_wait(kubectl: Any, kube: KubeServer, tmp_path: Path) -> None:
+    kube.set_job_outcome("succeed", job="train", logs=["loading data", "done"], duration=0.5)
+    manifest = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "train"},
+        "spec": {
+            "template": {
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [{"name": "train", "image": "registry.local/train:1"}],
+                }
+            }
+        },
+    }
+    path = tmp_path / "job.yaml"
+    path.write_text(yaml.safe_dump(manifest))
+    kubectl("apply", "-f", str(path))
+    kube.wait_for(
+        lambda: any(p["status"].get("phase") == "Running" for p in kube.list("pods")),
+        what="the job pod to run",
+    )
+    logs = kubectl("logs", "-f", "job/train", timeout=20).stdout
+    assert logs.splitlines() == ["loading data", "done"]
+    kubectl("wait", "--for=condition=Complete", "job/train", "--timeout=20s")
+    table = kubectl("get", "jobs").stdout.splitlines()
+    assert table[1].split()[:3] == ["train", "Complete", "1/1"]
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "creds"},
+        "data": {"token": "c2VjcmV0"},
+    }
+    kube.create(secret)
+    got = kubectl.json("get", "secret", "creds")
+    assert got["type"] == "Opaque"
+    assert got["data"] == {"token": "c2VjcmV0"}

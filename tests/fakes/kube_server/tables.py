@@ -204,26 +204,58 @@ _COLUMNS: dict[str, list[Column]] = {
             ),
         ),
         ("Message", "string", 0, lambda o: o.get("message", "")),
+        ("Count", "integer", 1, lambda o: o.get("count", 1)),
+    ],
+    "Node": [
+        ("Status", "string", 0, lambda o: "Ready"),
+        ("Roles", "string", 0, lambda o: "<none>"),
+        ("Age", "string", 0, _age),
+        (
+            "Version",
+            "string",
+            0,
+            lambda o: o.get("status", {}).get("nodeInfo", {}).get("kubeletVersion", ""),
+        ),
+    ],
+    "Endpoints": [
+        (
+            "Endpoints",
+            "string",
+            0,
+            lambda o: (
+                ",".join(
+                    f"{a['ip']}:{p['port']}"
+                    for s in o.get("subsets") or []
+                    for a in s.get("addresses") or []
+                    for p in s.get("ports") or []
+                )
+                or "<none>"
+            ),
+        ),
+        ("Age", "string", 0, _age),
     ],
 }
+
+# Events print their name last and only with -o wide, as the real server's table does.
+_NAME_LAST = {"Event"}
 
 
 def table_for(res: Resource, obj: Obj, include: str) -> Obj:
     items = obj["items"] if obj.get("kind", "").endswith("List") and "items" in obj else [obj]
     columns = _COLUMNS.get(res.kind, [("Age", "string", 0, _age)])
+    name_last = res.kind in _NAME_LAST
+    name_def = {
+        "name": "Name",
+        "type": "string",
+        "format": "name",
+        "description": "Name must be unique within a namespace.",
+        "priority": 1 if name_last else 0,
+    }
     defs = [
-        {
-            "name": "Name",
-            "type": "string",
-            "format": "name",
-            "description": "Name must be unique within a namespace.",
-            "priority": 0,
-        }
-    ]
-    defs += [
         {"name": n, "type": t, "format": "", "description": n, "priority": p}
         for n, t, p, _ in columns
     ]
+    defs = [*defs, name_def] if name_last else [name_def, *defs]
     rows = []
     for item in items:
         full = dict(item)
@@ -239,7 +271,9 @@ def table_for(res: Resource, obj: Obj, include: str) -> Obj:
                 "apiVersion": "meta.k8s.io/v1",
                 "metadata": item.get("metadata", {}),
             }
-        row: Obj = {"cells": [item["metadata"]["name"], *[fn(full) for _, _, _, fn in columns]]}
+        cells = [fn(full) for _, _, _, fn in columns]
+        name = item["metadata"]["name"]
+        row: Obj = {"cells": [*cells, name] if name_last else [name, *cells]}
         if embedded is not None:
             row["object"] = embedded
         rows.append(row)
