@@ -126,6 +126,7 @@ def test_progress_deadline_exceeded_rolls_back(cluster: Any, tmp_path: Path) -> 
     assert run.outputs["rolled-back"] == "true"
     assert run.outputs["previous-revision"] == "1"
     assert "ProgressDeadlineExceeded" in run.stderr or "progress deadline" in run.stderr
+    assert "ImagePullBackOff" in run.stderr  # why the pods never became ready
     assert image_of(cluster) == IMAGE_V1
     deployment = cluster.get("Deployment", NAME, "ml")
     assert deployment["status"].get("availableReplicas") == 2

@@ -116,6 +116,15 @@ class Deployer:
             f"rollout of Deployment/{name} "
             + ("complete" if outcome.ok else f"failed: {outcome.message}")
         )
+        if not outcome.ok:
+            current = self._get_deployment(name)
+            problems = rollout.pod_problems(self.kube, current) if current else []
+            for problem in problems:
+                self.timeline.add(f"pod {problem[:300]}")
+            if problems:
+                outcome = rollout.Outcome(
+                    False, f"{outcome.message} (pod {problems[0][:200]})", outcome.timed_out
+                )
         return outcome
 
     def _port_of(self, service: Manifest) -> str:

@@ -138,6 +138,26 @@ def previous_template(kube: Kube, deployment: dict[str, Any]) -> tuple[str, dict
     return revision_of(target), template
 
 
+def pod_problems(kube: Kube, deployment: dict[str, Any], limit: int = 3) -> list[str]:
+    """Why pods of the Deployment are not ready: waiting reasons, crashes, scheduling."""
+    labels = deployment.get("spec", {}).get("selector", {}).get("matchLabels", {}) or {}
+    namespace = deployment["metadata"]["namespace"]
+    found: list[str] = []
+    for pod in kube.list("v1", "Pod", namespace, selector_string(labels)):
+        name = pod.get("metadata", {}).get("name", "?")
+        status = pod.get("status", {}) or {}
+        for container in status.get("containerStatuses") or []:
+            state = container.get("state", {}) or {}
+            waiting = state.get("waiting") or {}
+            if waiting.get("reason") and waiting["reason"] != "ContainerCreating":
+                found.append(f"{name}: {waiting['reason']} {waiting.get('message', '')}".strip())
+        for condition in status.get("conditions") or []:
+            if condition.get("reason") == "Unschedulable":
+                found.append(f"{name}: Unschedulable {condition.get('message', '')}".strip())
+    unique = list(dict.fromkeys(found))
+    return unique[:limit]
+
+
 def _as_int(text: str) -> int:
     try:
         return int(text)
