@@ -153,3 +153,21 @@ def test_unknown_context_is_a_usage_error(tmp_path: Path) -> None:
     assert run.code == 2, run.stderr
     assert "nope" in run.stderr
     assert TOKEN not in run.everything()
+
+
+def test_an_untrusted_server_certificate_is_exit_3(tmp_path: Path) -> None:
+    from tests.fixtures.kube import kube_server
+
+    directory = tmp_path / "kube"
+    directory.mkdir()
+    with kube_server(directory) as server:
+        # No certificate-authority-data: the test server's CA is not trusted.
+        content = kubeconfig_for(server.url, server.token)
+        run = run_deploy(
+            tmp_path, ["--image", "img:1", "--model-name", "churn", "--kubeconfig", content]
+        )
+        assert run.code == 3, run.stderr
+        assert "does not answer" in run.stderr
+        assert "CERTIFICATE_VERIFY_FAILED" in run.stderr or "certificate" in run.stderr
+        assert server.requests_matching("PATCH") == []
+        assert server.token not in run.everything()

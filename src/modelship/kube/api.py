@@ -77,6 +77,7 @@ class Kube:
         timeout: Any = REQUEST_TIMEOUT,
     ) -> Response:
         import urllib3
+        from kubernetes.client.exceptions import ApiException
 
         headers = {"Accept": accept}
         if content_type:
@@ -94,6 +95,11 @@ class Kube:
             response.read()
         except (urllib3.exceptions.HTTPError, OSError) as err:
             raise KubeUnreachable(_short(err)) from None
+        except ApiException as err:
+            # The client turns TLS failures into a status-0 ApiException.
+            if not err.status:
+                raise KubeUnreachable(str(err.reason or err)[:300]) from None
+            raise
         data = response.data or b""
         ctype = response.getheader("content-type") or ""
         return Response(response.status, data, ctype)

@@ -184,10 +184,9 @@ def api_client(config: Kubeconfig, mask: Callable[[str], None]) -> Any:
             f"cannot use the kubeconfig: {message[:300]}",
             "check `kube-context` and the kubeconfig's contexts, clusters and users",
         ) from None
-    for key, value in (configuration.api_key or {}).items():
+    for value in (configuration.api_key or {}).values():
         if isinstance(value, str) and value:
             mask(value.removeprefix("Bearer ").strip())
-            del key
     # One quick retry, not urllib3's default of three: an unreachable cluster
     # must fail in bounded time.
     configuration.retries = 1
