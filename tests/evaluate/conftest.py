@@ -76,14 +76,14 @@ class Models:
 
 
 class NaNModel(mlflow.pyfunc.PythonModel):  # module level: pickled by reference
-    def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:
+    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
         import numpy as np
 
         return np.full(len(model_input), np.nan)
 
 
 class ShortModel(mlflow.pyfunc.PythonModel):
-    def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:
+    def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
         import numpy as np
 
         return np.zeros(len(model_input) - 1, dtype=np.int64)
