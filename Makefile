@@ -40,8 +40,12 @@ $(BIN)/python:
 venv: $(BIN)/python
 	$(PYTHON) -m uv pip install --quiet --python $(BIN)/python -e '.[all,test]'
 
-tools: .tools/package-lock.json
-	cd .tools && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+tools: .tools/node_modules/.installed
+
+# gitlab-ci-local's re2 dependency compiles natively: a few minutes, once.
+.tools/node_modules/.installed: .tools/package-lock.json
+	cd .tools && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 generate: venv
 	$(BIN)/python -m modelship.dev.generate

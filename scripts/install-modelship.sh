@@ -26,6 +26,14 @@ have_extras() {
   done
 }
 
+# Jobs that share one environment (several jobs on one self-hosted runner)
+# take turns installing into it.
+mkdir -p "$(dirname "$venv")"
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$venv.lock"
+  flock 9
+fi
+
 if have_extras; then
   echo "modelship: reusing $venv" >&2
   exit 0
