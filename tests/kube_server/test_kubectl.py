@@ -209,3 +209,35 @@ def test_job_logs_and_wait(kubectl: Any, kube: KubeServer, tmp_path: Path) -> No
     got = kubectl.json("get", "secret", "creds")
     assert got["type"] == "Opaque"
     assert got["data"] == {"token": "c2VjcmV0"}
+
+
+def test_imperative_create_sends_protobuf_and_works(kubectl: Any, kube: KubeServer) -> None:
+    kubectl(
+        "create",
+        "deployment",
+        "web",
+        "--image=registry.local/model:1",
+        "--replicas=2",
+        "--port=8080",
+    )
+    kubectl("expose", "deployment", "web", "--port=80", "--target-port=8080")
+    kubectl("create", "namespace", "ml")
+    kubectl("create", "secret", "generic", "creds", "--from-literal=token=abc", "-n", "ml")
+    kubectl("create", "job", "train", "--image=registry.local/train:1")
+    assert any(
+        r.content_type.startswith("application/vnd.kubernetes.protobuf")
+        for r in kube.requests_matching("POST", "/deployments")
+    )
+    kubectl("rollout", "status", "deployment/web", "--timeout=20s")
+    dep = kube.get("deployments", "web")
+    assert dep["spec"]["replicas"] == 2
+    container = dep["spec"]["template"]["spec"]["containers"][0]
+    assert container["ports"] == [{"containerPort": 8080, "protocol": "TCP"}]
+    assert "minReadySeconds" not in dep["spec"]  # Go zero values stay omitted
+    svc = kube.get("services", "web")
+    assert svc["spec"]["ports"][0]["targetPort"] == 8080
+    secret = kube.get("secrets", "creds", "ml")
+    assert secret["data"] == {"token": "YWJj"}
+    kubectl("wait", "--for=condition=Complete", "job/train", "--timeout=20s")
+    kubectl("delete", "deployment", "web", "--cascade=foreground")
+    assert kube.get("deployments", "web") is None

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from . import discovery, errors
+from . import discovery, errors, protobuf
 from .api import Api, Options
 from .controllers import Controllers, JobOutcome, pod_ready
 from .errors import ApiError
@@ -98,6 +98,22 @@ class KubeServer:
                     self.create(
                         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
                     )
+            self.create(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Service",
+                    "metadata": {
+                        "name": "kubernetes",
+                        "namespace": "default",
+                        "labels": {"component": "apiserver", "provider": "kubernetes"},
+                    },
+                    "spec": {
+                        "clusterIP": "10.96.0.1",
+                        "ports": [{"name": "https", "port": 443, "targetPort": 6443}],
+                    },
+                },
+                manager="kube-apiserver",
+            )
             self.create(
                 {
                     "apiVersion": "v1",
@@ -689,6 +705,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _json_body(self) -> Any:
         raw = self._body()
         ctype = (self.headers.get("Content-Type") or "application/json").split(";")[0].strip()
+        if ctype == protobuf.CONTENT_TYPE:
+            return protobuf.decode(raw)
         if ctype not in (
             "application/json",
             "application/yaml",
@@ -699,7 +717,8 @@ class _Handler(BaseHTTPRequestHandler):
                 415,
                 "UnsupportedMediaType",
                 f"the body of the request was in an unknown format - accepted media "
-                f'types include: application/json, application/yaml (got "{ctype}")',
+                f"types include: application/json, application/yaml, "
+                f'{protobuf.CONTENT_TYPE} (got "{ctype}")',
             )
         try:
             if ctype in ("application/yaml", "application/apply-patch+yaml"):
@@ -756,7 +775,9 @@ class _Handler(BaseHTTPRequestHandler):
         if method == "DELETE":
             raw = self._body()
             options: dict[str, Any] = {}
-            if raw.strip():
+            if raw.startswith(protobuf.MAGIC):
+                options = protobuf.decode(raw)
+            elif raw.strip():
                 try:
                     options = json.loads(raw)
                 except ValueError as err:
