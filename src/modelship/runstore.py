@@ -2,7 +2,7 @@
 
 Importing MLflow costs seconds (it pulls in pandas and more). For an http(s)
 tracking server - the usual case in CI - the handful of calls the train stage
-makes go straight to MLflow's REST API with `requests`, so modelship adds
+makes go straight to MLflow's REST API with the standard library, so modelship adds
 well under a second to a training job. Any other URI (the embedded SQLite
 store, `file:`, `databricks`) goes through `MlflowClient`.
 
@@ -12,20 +12,26 @@ server cannot be reached, within a bounded time.
 
 from __future__ import annotations
 
+import base64
+import http.client
 import json
 import math
+import ssl
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlencode, urlsplit, urlunsplit
 
 from modelship.ci.errors import ExternalError
 from modelship.tracking import client as mlflow_client
 from modelship.tracking import is_http, redact_uri
 
-CONNECT_TIMEOUT = 5.0
-READ_TIMEOUT = 30.0
+# One timeout covers connecting and each read; a dead host costs at most
+# (RETRIES + 1) * READ_TIMEOUT plus the pauses between attempts.
+READ_TIMEOUT = 10.0
 RETRIES = 2
 
 
@@ -98,39 +104,45 @@ def _models_from_history(run_id: str, tags: Mapping[str, str]) -> list[LoggedMod
 
 
 class RestStore:
-    """MLflow's REST API (`/api/2.0/mlflow/...`) with `requests`.
+    """MLflow's REST API (`/api/2.0/mlflow/...`) with the standard library.
 
-    Authentication follows MLflow's own variables: `MLFLOW_TRACKING_TOKEN`
-    (bearer), `MLFLOW_TRACKING_USERNAME`/`MLFLOW_TRACKING_PASSWORD` or a
-    `user:password@` in the URI (basic), `MLFLOW_TRACKING_INSECURE_TLS`,
-    `MLFLOW_TRACKING_SERVER_CERT_PATH` and `MLFLOW_TRACKING_CLIENT_CERT_PATH`.
+    `urllib` rather than `requests`: importing requests costs more than all
+    of these calls together. Authentication follows MLflow's own variables:
+    `MLFLOW_TRACKING_TOKEN` (bearer), `MLFLOW_TRACKING_USERNAME` and
+    `MLFLOW_TRACKING_PASSWORD` or a `user:password@` in the URI (basic),
+    `MLFLOW_TRACKING_INSECURE_TLS`, `MLFLOW_TRACKING_SERVER_CERT_PATH` and
+    `MLFLOW_TRACKING_CLIENT_CERT_PATH`.
     """
 
     def __init__(self, uri: str, env: Mapping[str, str]) -> None:
-        import requests
-
         self.uri = uri
         self.shown = redact_uri(uri)
         parts = urlsplit(uri)
         host = parts.netloc.rpartition("@")[2]
         self._base = urlunsplit((parts.scheme, host, parts.path.rstrip("/"), "", ""))
-        self._session = requests.Session()
-        self._session.headers["User-Agent"] = "modelship"
+        self._headers = {
+            "User-Agent": "modelship",
+            "Accept": "application/json",
+            "Content-Type": "application/json",
+        }
+        user, password = parts.username, parts.password
+        if env.get("MLFLOW_TRACKING_USERNAME"):
+            user, password = env["MLFLOW_TRACKING_USERNAME"], env.get("MLFLOW_TRACKING_PASSWORD")
         if env.get("MLFLOW_TRACKING_TOKEN"):
-            self._session.headers["Authorization"] = f"Bearer {env['MLFLOW_TRACKING_TOKEN']}"
-        elif env.get("MLFLOW_TRACKING_USERNAME"):
-            self._session.auth = (
-                env["MLFLOW_TRACKING_USERNAME"],
-                env.get("MLFLOW_TRACKING_PASSWORD", ""),
+            self._headers["Authorization"] = f"Bearer {env['MLFLOW_TRACKING_TOKEN']}"
+        elif user:
+            pair = f"{unquote(user)}:{unquote(password or '')}".encode()
+            self._headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+        self._tls: ssl.SSLContext | None = None
+        if parts.scheme.lower() == "https":
+            self._tls = ssl.create_default_context(
+                cafile=env.get("MLFLOW_TRACKING_SERVER_CERT_PATH")
             )
-        elif parts.username:
-            self._session.auth = (parts.username, parts.password or "")
-        if env.get("MLFLOW_TRACKING_INSECURE_TLS", "").lower() == "true":
-            self._session.verify = False
-        elif env.get("MLFLOW_TRACKING_SERVER_CERT_PATH"):
-            self._session.verify = env["MLFLOW_TRACKING_SERVER_CERT_PATH"]
-        if env.get("MLFLOW_TRACKING_CLIENT_CERT_PATH"):
-            self._session.cert = env["MLFLOW_TRACKING_CLIENT_CERT_PATH"]
+            if env.get("MLFLOW_TRACKING_INSECURE_TLS", "").lower() == "true":
+                self._tls.check_hostname = False
+                self._tls.verify_mode = ssl.CERT_NONE
+            if env.get("MLFLOW_TRACKING_CLIENT_CERT_PATH"):
+                self._tls.load_cert_chain(env["MLFLOW_TRACKING_CLIENT_CERT_PATH"])
 
     def _call(
         self,
@@ -140,37 +152,38 @@ class RestStore:
         params: Mapping[str, str] | None = None,
         missing_ok: bool = False,
     ) -> dict[str, Any]:
-        import requests
-
         url = f"{self._base}/api/2.0/mlflow/{endpoint}"
+        if params:
+            url += "?" + urlencode(params)
+        data = json.dumps(body).encode("utf-8") if body is not None else None
         last: Exception | None = None
         for attempt in range(RETRIES + 1):
             if attempt:
                 time.sleep(attempt)
+            # http(s) only: open_store sends nothing else here.
+            request = urllib.request.Request(url, data, self._headers, method=method)  # noqa: S310
             try:
-                response = self._session.request(
-                    method,
-                    url,
-                    json=body,
-                    params=params,
-                    timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
-                )
-            except requests.RequestException as err:
+                with urllib.request.urlopen(  # noqa: S310
+                    request, timeout=READ_TIMEOUT, context=self._tls
+                ) as response:
+                    payload = response.read()
+            except urllib.error.HTTPError as err:
+                status, text = err.code, err.read().decode("utf-8", "replace")
+                if status >= 500 or status == 429:
+                    last = ExternalError(f"HTTP {status}")
+                    continue
+                if status == 404 and missing_ok:
+                    return {}
+                raise ExternalError(
+                    f"MLflow at {self.shown} refused {endpoint}: HTTP {status} "
+                    f"{_error_message(text)}",
+                    _hint_for(status),
+                ) from None
+            except (OSError, http.client.HTTPException) as err:
                 last = err
                 continue
-            if response.status_code >= 500 or response.status_code == 429:
-                last = ExternalError(f"HTTP {response.status_code}")
-                continue
-            if response.status_code == 404 and missing_ok:
-                return {}
-            if response.status_code >= 400:
-                raise ExternalError(
-                    f"MLflow at {self.shown} refused {endpoint}: "
-                    f"HTTP {response.status_code} {_error_message(response)}",
-                    _hint_for(response.status_code),
-                )
             try:
-                loaded = response.json()
+                loaded = json.loads(payload)
             except ValueError:
                 raise ExternalError(
                     f"{self.shown} answered {endpoint} with something that is not MLflow JSON",
@@ -373,11 +386,12 @@ def _as_float(value: Any) -> float:
         return math.nan
 
 
-def _error_message(response: Any) -> str:
+def _error_message(text: str) -> str:
     try:
-        return str(response.json().get("message", ""))[:300]
+        loaded = json.loads(text)
     except ValueError:
-        return str(response.text)[:200].strip()
+        return text[:200].strip()
+    return str(loaded.get("message", ""))[:300] if isinstance(loaded, dict) else text[:200]
 
 
 def _hint_for(status: int) -> str | None:
@@ -391,9 +405,11 @@ def _hint_for(status: int) -> str | None:
 def _reason(err: Exception | None) -> str:
     if err is None:
         return "no answer"
-    text = type(err).__name__
-    if "ConnectTimeout" in text or "ReadTimeout" in text:
-        return f"timed out after {CONNECT_TIMEOUT:g}s ({RETRIES + 1} attempts)"
-    if "ConnectionError" in text:
-        return f"connection failed ({RETRIES + 1} attempts)"
-    return str(err)[:200]
+    reason = getattr(err, "reason", err)
+    if isinstance(reason, (TimeoutError, ssl.SSLError)) and "timed out" in str(reason):
+        return f"timed out after {READ_TIMEOUT:g}s ({RETRIES + 1} attempts)"
+    if isinstance(reason, ConnectionRefusedError):
+        return f"connection refused ({RETRIES + 1} attempts)"
+    if isinstance(reason, OSError) and reason.strerror:
+        return f"{reason.strerror} ({RETRIES + 1} attempts)"
+    return str(reason)[:200]

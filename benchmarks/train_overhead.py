@@ -1,0 +1,193 @@
+"""What `modelship train` costs on top of plain MLflow, and uv against pip.
+
+    python benchmarks/train_overhead.py [--repeat 3] [--skip-install]
+
+Prints, in one run:
+
+1. The wall time of `modelship train --command "python train.py"` against the
+   same `python train.py` run with plain MLflow (the script opens its own run),
+   on the example project, for a tracking server on loopback (http, modelship
+   talks REST) and for the embedded SQLite store (modelship uses MlflowClient).
+   Runs are interleaved and the medians compared, since a shared machine is
+   noisy. Goal: at most 1.5 s of overhead.
+2. The time to install modelship's `mlflow` extra into a fresh temporary venv
+   with `uv pip install` against `pip install`. Package caches are allowed
+   (and usually warm): this compares resolvers and installers, not downloads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "workflows-examples" / "project"
+BIN = Path(sys.executable).parent
+GOAL_SECONDS = 1.5
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MLFLOW_", "GITHUB_", "GITLAB_", "CI_", "INPUT_", "MODELSHIP_"))
+    }
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env.update(extra)
+    return env
+
+
+def _timed(argv: Sequence[str], cwd: Path, env: dict[str, str]) -> float:
+    started = time.monotonic()
+    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    seconds = time.monotonic() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    return seconds
+
+
+def _project(root: Path) -> Path:
+    project = root / "project"
+    shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("__pycache__", "mlruns*"))
+    git = ["git", "-c", "user.email=b@example.com", "-c", "user.name=bench"]
+    subprocess.run([*git, "init", "-q"], cwd=project, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=project, check=True)
+    subprocess.run([*git, "commit", "-qm", "bench"], cwd=project, check=True)
+    _timed([sys.executable, "prepare.py"], project, _env())
+    return project
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _start_server(root: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [
+            str(BIN / "mlflow"),
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{root / 'server.db'}",
+            "--artifacts-destination",
+            str(root / "server-artifacts"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=_env(MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false"),
+    )
+    uri = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{uri}/health", timeout=2):  # noqa: S310 - loopback
+                return proc, uri
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise SystemExit("the MLflow server did not start")
+
+
+def _compare(project: Path, uri: str, repeat: int) -> tuple[float, float]:
+    plain = [sys.executable, "train.py"]
+    modelship = [
+        str(BIN / "modelship"),
+        "train",
+        "--command",
+        "python train.py",
+        "--tracking-uri",
+        uri,
+        "--experiment",
+        "bench-modelship",
+    ]
+    plain_env = _env(MLFLOW_TRACKING_URI=uri, MLFLOW_EXPERIMENT_NAME="bench-plain")
+    # Warm up both (first SQLite use creates the tables; the OS caches the imports).
+    _timed(plain, project, plain_env)
+    _timed(modelship, project, _env())
+    plain_times, modelship_times = [], []
+    for _ in range(repeat):
+        plain_times.append(_timed(plain, project, plain_env))
+        modelship_times.append(_timed(modelship, project, _env()))
+    return statistics.median(plain_times), statistics.median(modelship_times)
+
+
+def _install_times(root: Path) -> tuple[float, float]:
+    target = f"{REPO}[mlflow]"
+    uv = shutil.which("uv")
+    if uv is None:
+        raise SystemExit("uv is not on PATH (pip install uv)")
+    uv_venv, pip_venv = root / "uv-venv", root / "pip-venv"
+    subprocess.run([uv, "venv", "-q", str(uv_venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", str(pip_venv)], check=True)
+    uv_seconds = _timed(
+        [uv, "pip", "install", "-q", "--python", str(uv_venv / "bin" / "python"), target],
+        root,
+        _env(),
+    )
+    pip_seconds = _timed(
+        [str(pip_venv / "bin" / "python"), "-m", "pip", "install", "-q", target], root, _env()
+    )
+    return uv_seconds, pip_seconds
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="measured runs of each (median)")
+    parser.add_argument("--skip-install", action="store_true", help="skip uv vs pip")
+    args = parser.parse_args(argv)
+
+    root = Path(tempfile.mkdtemp(prefix="modelship-bench-"))
+    server = None
+    try:
+        project = _project(root)
+        server, http_uri = _start_server(root)
+        rows = []
+        for label, uri in (
+            ("tracking server (REST)", http_uri),
+            ("SQLite store (MlflowClient)", f"sqlite:///{root / 'bench.db'}"),
+        ):
+            plain, modelship = _compare(project, uri, args.repeat)
+            rows.append((label, plain, modelship))
+        print(f"modelship train vs plain MLflow, median of {args.repeat} (example project):")
+        print(f"  {'store':<30} {'plain':>8} {'modelship':>10} {'overhead':>9} {'ratio':>6}")
+        for label, plain, modelship in rows:
+            over = modelship - plain
+            verdict = "ok" if over <= GOAL_SECONDS else f"over the {GOAL_SECONDS:g}s goal"
+            print(
+                f"  {label:<30} {plain:>7.2f}s {modelship:>9.2f}s {over:>+8.2f}s "
+                f"{modelship / plain:>5.2f}x  {verdict}"
+            )
+        if not args.skip_install:
+            uv_seconds, pip_seconds = _install_times(root)
+            print("install modelship[mlflow] into a fresh venv (package caches allowed, warm):")
+            print(f"  uv pip install {uv_seconds:7.1f}s")
+            print(f"  pip install    {pip_seconds:7.1f}s")
+            print(f"  pip / uv       {pip_seconds / uv_seconds:7.1f}x")
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        shutil.rmtree(root, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
