@@ -128,6 +128,15 @@ def _with_empty(item: Input) -> list[str]:
     return options
 
 
+# Stages whose JUnit report GitLab's test widget should list (one case per gate).
+JUNIT_REPORTS = {"evaluate": "modelship-reports/evaluate.junit.xml"}
+
+
+def _junit_report(stage: Stage) -> dict[str, str]:
+    path = JUNIT_REPORTS.get(stage.name)
+    return {"junit": path} if path else {}
+
+
 def job_image_input(stage: Stage) -> str:
     """The template input naming the job's container image.
 
@@ -177,7 +186,7 @@ def gitlab_yaml(stage: Stage) -> str:
         "artifacts": {
             "when": "always",
             "paths": ["modelship-reports/", ".modelship/outputs/"],
-            "reports": {"dotenv": "modelship.env"},
+            "reports": {"dotenv": "modelship.env", **_junit_report(stage)},
             "expire_in": "30 days",
         },
     }
