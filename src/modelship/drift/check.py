@@ -290,8 +290,7 @@ def _sorted_finite(data: load.Loaded, name: str) -> tuple[Any, int]:
 
 
 def _as_text(data: pa.ChunkedArray) -> pa.ChunkedArray:
-    if pa.types.is_dictionary(data.type):
-        data = data.cast(data.type.value_type)
+    """Text or dictionary-encoded text as it is; anything else (bool, numbers) as text."""
     if not load.is_text_type(data.type):
         data = pc.cast(data, pa.string())
     return data
@@ -309,6 +308,8 @@ def _categorical(
             continue
         values = pc.value_counts(_as_text(column)).flatten()
         keys, counts = values[0], values[1]
+        if pa.types.is_dictionary(keys.type):
+            keys = keys.dictionary_decode()
         present = pc.is_valid(keys)
         keys, counts = keys.filter(present), counts.filter(present)
         if len(keys) > MAX_CATEGORIES:

@@ -129,7 +129,15 @@ def _batches(path: Path, fmt: str, columns: Sequence[str] | None) -> Iterator[pa
         import pyarrow.parquet as pq
 
         try:
-            handle = pq.ParquetFile(path)
+            schema = pq.read_schema(path)
+            # Text columns stay dictionary-encoded as stored: counting categories
+            # then needs no string per row (the biggest cost of reading them).
+            text = [
+                f.name
+                for f in schema
+                if is_text_type(f.type) and not pa.types.is_dictionary(f.type)
+            ]
+            handle = pq.ParquetFile(path, read_dictionary=text)
         except (pa.ArrowInvalid, OSError) as err:
             raise DataError(f"{path.name}: not a readable Parquet file: {err}") from None
         wanted = None
@@ -254,6 +262,8 @@ def is_text_type(kind: pa.DataType) -> bool:
 
 def text_to_numbers(data: pa.ChunkedArray) -> pa.ChunkedArray | None:
     """The column as float64 when every non-empty value is a number, else None."""
+    if pa.types.is_dictionary(data.type):
+        data = data.cast(data.type.value_type)
     try:
         return pc.cast(data, pa.float64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -261,6 +271,8 @@ def text_to_numbers(data: pa.ChunkedArray) -> pa.ChunkedArray | None:
 
 
 def first_non_number(data: pa.ChunkedArray) -> str:
+    if pa.types.is_dictionary(data.type):
+        data = data.cast(data.type.value_type)
     for chunk in data.chunks:
         for value in chunk.to_pylist():
             if value is None:
