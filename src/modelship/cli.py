@@ -63,9 +63,7 @@ def _stage_parser(name: str) -> tuple[argparse.ArgumentParser, object]:
         prog=f"modelship {stage.name}",
         description=stage.description,
         epilog="Each input can also come from INPUT_<NAME> or MODELSHIP_<NAME> "
-        "(upper case, '-' as '_'). Outputs: "
-        + ", ".join(o.name for o in stage.outputs)
-        + ".",
+        "(upper case, '-' as '_'). Outputs: " + ", ".join(o.name for o in stage.outputs) + ".",
     )
     group = parser.add_argument_group("inputs")
     for item in stage.inputs:

@@ -50,4 +50,6 @@ def read_ref(platform: Platform, cwd: Path) -> Ref:
         return Ref(sha or gitinfo.head_sha(cwd), branch, tag, source, is_mr)
     tags = [t for t in gitinfo.tags_at_head(cwd) if gitinfo.RELEASE_TAG.match(t)]
     branch = gitinfo.current_branch(cwd)
-    return Ref(gitinfo.head_sha(cwd), branch, "" if branch else (tags[0] if tags else ""), "local", False)
+    return Ref(
+        gitinfo.head_sha(cwd), branch, "" if branch else (tags[0] if tags else ""), "local", False
+    )

@@ -24,9 +24,7 @@ class CliRun:
         return loaded
 
 
-def run_cli(
-    argv: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None
-) -> CliRun:
+def run_cli(argv: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None) -> CliRun:
     out, err = io.StringIO(), io.StringIO()
     base = {"PATH": "/usr/bin:/bin", "HOME": str(cwd)}
     code = main(list(argv), env={**base, **(env or {})}, cwd=cwd, stdout=out, stderr=err)

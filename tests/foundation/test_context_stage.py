@@ -67,13 +67,21 @@ def test_local_version_counts_commits_past_the_tag(repo: Path) -> None:
 def test_github_tag_push_is_a_release(repo: Path) -> None:
     git(repo, "tag", "v1.3.0")
     env = {
-        "GITHUB_ACTIONS": "true", "GITHUB_EVENT_NAME": "push", "GITHUB_REF": "refs/tags/v1.3.0",
-        "GITHUB_REF_NAME": "v1.3.0", "GITHUB_REF_TYPE": "tag",
-        "GITHUB_SHA": git(repo, "rev-parse", "HEAD").strip(), "GITHUB_WORKSPACE": str(repo),
-        "GITHUB_SERVER_URL": "https://github.com", "GITHUB_REPOSITORY": "acme/churn",
-        "GITHUB_RUN_ID": "42", "GITHUB_OUTPUT": str(repo.parent / "out"),
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_EVENT_NAME": "push",
+        "GITHUB_REF": "refs/tags/v1.3.0",
+        "GITHUB_REF_NAME": "v1.3.0",
+        "GITHUB_REF_TYPE": "tag",
+        "GITHUB_SHA": git(repo, "rev-parse", "HEAD").strip(),
+        "GITHUB_WORKSPACE": str(repo),
+        "GITHUB_SERVER_URL": "https://github.com",
+        "GITHUB_REPOSITORY": "acme/churn",
+        "GITHUB_RUN_ID": "42",
+        "GITHUB_OUTPUT": str(repo.parent / "out"),
     }
-    run = run_cli(["context", "--json", "--branch-environments", "v*=production,*=development"], repo, env)
+    run = run_cli(
+        ["context", "--json", "--branch-environments", "v*=production,*=development"], repo, env
+    )
     assert run.code == 0, run.stderr
     assert run.outputs["version"] == "1.3.0"
     assert run.outputs["is-release"] == "true"
@@ -84,11 +92,18 @@ def test_github_tag_push_is_a_release(repo: Path) -> None:
 def test_github_pull_request_uses_head_branch_and_never_deploys(repo: Path, tmp_path: Path) -> None:
     head = git(repo, "rev-parse", "HEAD").strip()
     event = tmp_path / "event.json"
-    event.write_text(json.dumps({"pull_request": {"number": 7, "head": {"sha": head, "ref": "main"}}}))
+    event.write_text(
+        json.dumps({"pull_request": {"number": 7, "head": {"sha": head, "ref": "main"}}})
+    )
     env = {
-        "GITHUB_ACTIONS": "true", "GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": str(event),
-        "GITHUB_HEAD_REF": "main", "GITHUB_REF": "refs/pull/7/merge", "GITHUB_REF_NAME": "7/merge",
-        "GITHUB_SHA": "0" * 40, "GITHUB_WORKSPACE": str(repo),
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_EVENT_NAME": "pull_request",
+        "GITHUB_EVENT_PATH": str(event),
+        "GITHUB_HEAD_REF": "main",
+        "GITHUB_REF": "refs/pull/7/merge",
+        "GITHUB_REF_NAME": "7/merge",
+        "GITHUB_SHA": "0" * 40,
+        "GITHUB_WORKSPACE": str(repo),
     }
     run = run_cli(["context", "--json"], repo, env)
     assert run.code == 0, run.stderr
@@ -99,10 +114,18 @@ def test_github_pull_request_uses_head_branch_and_never_deploys(repo: Path, tmp_
 
 
 def test_gitlab_merge_request_and_branch_pipelines(repo: Path) -> None:
-    base = {"GITLAB_CI": "true", "CI_PROJECT_DIR": str(repo), "CI_COMMIT_SHA": "f" * 40,
-            "CI_JOB_URL": "https://gitlab.example.com/acme/churn/-/jobs/9"}
-    mr = {**base, "CI_PIPELINE_SOURCE": "merge_request_event", "CI_MERGE_REQUEST_IID": "3",
-          "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME": "release/1.3"}
+    base = {
+        "GITLAB_CI": "true",
+        "CI_PROJECT_DIR": str(repo),
+        "CI_COMMIT_SHA": "f" * 40,
+        "CI_JOB_URL": "https://gitlab.example.com/acme/churn/-/jobs/9",
+    }
+    mr = {
+        **base,
+        "CI_PIPELINE_SOURCE": "merge_request_event",
+        "CI_MERGE_REQUEST_IID": "3",
+        "CI_MERGE_REQUEST_SOURCE_BRANCH_NAME": "release/1.3",
+    }
     run = run_cli(["context", "--json"], repo, mr)
     assert (run.outputs["environment"], run.outputs["should-deploy"]) == ("staging", "false")
     push = {**base, "CI_PIPELINE_SOURCE": "push", "CI_COMMIT_BRANCH": "release/1.3"}
@@ -115,7 +138,10 @@ def test_gitlab_merge_request_and_branch_pipelines(repo: Path) -> None:
 
 def test_shallow_clone_without_tags_warns(repo: Path, tmp_path: Path) -> None:
     clone = tmp_path / "shallow"
-    subprocess.run(["git", "clone", "-q", "--depth", "1", "--no-tags", f"file://{repo}", str(clone)], check=True)
+    subprocess.run(
+        ["git", "clone", "-q", "--depth", "1", "--no-tags", f"file://{repo}", str(clone)],
+        check=True,
+    )
     run = run_cli(["context", "--json"], clone)
     assert run.code == 0
     assert "shallow clone without tags" in run.stderr

@@ -61,17 +61,19 @@ def test_booleans_accept_true_false_in_any_case(value: str) -> None:
 
 @pytest.mark.parametrize("value", ["yes", "1", "on", "y", "ture"])
 def test_booleans_reject_everything_else(value: str) -> None:
-    with pytest.raises(UsageError, match="'push'.*must be true or false"):
+    with pytest.raises(UsageError, match=r"'push'.*must be true or false"):
         read(INPUT_PUSH=value)
 
 
 def test_options_are_enforced_naming_the_input_and_choices() -> None:
-    with pytest.raises(UsageError, match=r"'strategy' \(from INPUT_STRATEGY\) must be one of rolling, canary"):
+    with pytest.raises(
+        UsageError, match=r"'strategy' \(from INPUT_STRATEGY\) must be one of rolling, canary"
+    ):
         read(INPUT_STRATEGY="big-bang")
 
 
 def test_pattern_is_enforced() -> None:
-    with pytest.raises(UsageError, match="'tag'.*must match"):
+    with pytest.raises(UsageError, match=r"'tag'.*must match"):
         read(INPUT_TAG="Bad Tag!")
 
 
@@ -85,8 +87,12 @@ def test_number_must_be_finite() -> None:
 
 def test_secret_value_is_never_echoed_in_errors() -> None:
     secret_stage = Stage(
-        name="s", title="s", description="s", run="x:y",
-        inputs=(Input("token", "t", secret=True, options=("a", "b")),), outputs=(),
+        name="s",
+        title="s",
+        description="s",
+        run="x:y",
+        inputs=(Input("token", "t", secret=True, options=("a", "b")),),
+        outputs=(),
     )
     with pytest.raises(UsageError) as caught:
         Inputs.read(secret_stage, {}, {"INPUT_TOKEN": "hunter2-secret"})
@@ -99,7 +105,10 @@ def test_lists_split_on_lines_and_commas() -> None:
 
 
 def test_key_values_name_the_bad_line() -> None:
-    assert parse_key_values("params", "C=1.0\n# x\nmodel = logreg") == {"C": "1.0", "model": "logreg"}
+    assert parse_key_values("params", "C=1.0\n# x\nmodel = logreg") == {
+        "C": "1.0",
+        "model": "logreg",
+    }
     with pytest.raises(UsageError, match="line 2: expected key=value"):
         parse_key_values("params", "C=1\nnonsense")
 

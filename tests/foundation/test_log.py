@@ -46,7 +46,9 @@ def test_json_log_format_is_one_object_per_line(tmp_path: Path) -> None:
     run = run_cli(["context", "--log-format", "json"], project)
     assert run.code == 0
     records = [json.loads(line) for line in run.stderr.splitlines()]
-    assert records and all(r["stage"] == "context" and "msg" in r for r in records)
+    assert records
+    assert all(r["stage"] == "context" for r in records)
+    assert all("msg" in r for r in records)
 
 
 def test_secret_is_masked_before_a_validation_error_prints(tmp_path: Path) -> None:
@@ -54,14 +56,20 @@ def test_secret_is_masked_before_a_validation_error_prints(tmp_path: Path) -> No
     from modelship.spec import Input, Stage
 
     stage = Stage(
-        name="s", title="s", description="s", run="modelship.stages.context:run",
+        name="s",
+        title="s",
+        description="s",
+        run="modelship.stages.context:run",
         inputs=(Input("token", "t", secret=True), Input("n", "n", type="number")),
         outputs=(),
     )
     err = io.StringIO()
     code = run_stage(
-        stage, {}, {"GITHUB_ACTIONS": "true", "INPUT_TOKEN": "s3cr3t-value", "INPUT_N": "s3cr3t-value"},
-        tmp_path, stderr=err,
+        stage,
+        {},
+        {"GITHUB_ACTIONS": "true", "INPUT_TOKEN": "s3cr3t-value", "INPUT_N": "s3cr3t-value"},
+        tmp_path,
+        stderr=err,
     )
     assert code == 2
     text = err.getvalue()

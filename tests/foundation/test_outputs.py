@@ -67,7 +67,9 @@ def _read_dotenv(path: Path) -> dict[str, str]:
 
 def test_gitlab_dotenv_names_and_plain_values(tmp_path: Path) -> None:
     dotenv = tmp_path / "modelship.env"
-    write_gitlab(dotenv, tmp_path / "spill", "context", {"short-sha": "abc1234", "is-release": "false"})
+    write_gitlab(
+        dotenv, tmp_path / "spill", "context", {"short-sha": "abc1234", "is-release": "false"}
+    )
     assert _read_dotenv(dotenv) == {
         "MODELSHIP_CONTEXT_SHORT_SHA": "abc1234",
         "MODELSHIP_CONTEXT_IS_RELEASE": "false",

@@ -10,7 +10,18 @@ import pytest
 
 from modelship.stages import STAGES
 
-HEAVY = ("mlflow", "pandas", "numpy", "scipy", "kubernetes", "docker", "dvc", "sklearn", "pyarrow", "rich")
+HEAVY = (
+    "mlflow",
+    "pandas",
+    "numpy",
+    "scipy",
+    "kubernetes",
+    "docker",
+    "dvc",
+    "sklearn",
+    "pyarrow",
+    "rich",
+)
 
 PROBE = """
 import json, sys

@@ -9,7 +9,9 @@ from tests.foundation.helpers import run_cli
 from tests.harness.checkout import init_project
 
 PASSING = "def test_one():\n    assert 1 + 1 == 2\n\ndef test_two():\n    assert True\n"
-FAILING = "def test_ok():\n    assert True\n\ndef test_bad():\n    value = 3\n    assert value == 4\n"
+FAILING = (
+    "def test_ok():\n    assert True\n\ndef test_bad():\n    value = 3\n    assert value == 4\n"
+)
 
 
 def _project(tmp_path: Path, body: str) -> Path:
@@ -25,7 +27,10 @@ def test_passing_suite(tmp_path: Path) -> None:
     run = run_cli(["test", "--json", "--command", _pytest()], project)
     assert run.code == 0, run.stderr
     assert run.outputs == {
-        "passed": "true", "tests": "2", "failures": "0", "skipped": "0",
+        "passed": "true",
+        "tests": "2",
+        "failures": "0",
+        "skipped": "0",
         "junit-path": "reports/junit.xml",
     }
     assert (project / "reports/junit.xml").exists()
@@ -34,8 +39,11 @@ def test_passing_suite(tmp_path: Path) -> None:
 
 def test_failing_suite_exits_1_and_annotates_the_failure(tmp_path: Path) -> None:
     project = _project(tmp_path, FAILING)
-    env = {"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": str(project),
-           "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md")}
+    env = {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_WORKSPACE": str(project),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+    }
     run = run_cli(["test", "--json", "--command", _pytest()], project, env)
     assert run.code == 1
     assert run.outputs["passed"] == "false"
@@ -48,7 +56,9 @@ def test_failing_suite_exits_1_and_annotates_the_failure(tmp_path: Path) -> None
 
 
 def test_output_of_the_tests_is_fenced_on_github(tmp_path: Path) -> None:
-    project = _project(tmp_path, "def test_x():\n    print('::add-path::/evil')\n    assert False\n")
+    project = _project(
+        tmp_path, "def test_x():\n    print('::add-path::/evil')\n    assert False\n"
+    )
     env = {"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": str(project)}
     run = run_cli(["test", "--command", _pytest() + " -s"], project, env)
     before = run.stderr.split("::add-path::/evil")[0]

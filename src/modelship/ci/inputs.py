@@ -58,9 +58,7 @@ class Inputs:
         self._raw = dict(raw)
 
     @classmethod
-    def read(
-        cls, stage: Stage, flags: Mapping[str, str | None], env: Mapping[str, str]
-    ) -> Inputs:
+    def read(cls, stage: Stage, flags: Mapping[str, str | None], env: Mapping[str, str]) -> Inputs:
         raw = {item.name: resolve_raw(item, flags, env) for item in stage.inputs}
         inputs = cls(stage, raw)
         inputs.validate()
@@ -87,12 +85,11 @@ class Inputs:
                     f"input '{item.name}'{where} must be one of "
                     f"{', '.join(item.options)}; got {_show(value, item)}"
                 )
-            if item.pattern and item.type != "list":
-                if not re.fullmatch(item.pattern, value):
-                    raise UsageError(
-                        f"input '{item.name}'{where} must match {item.pattern}; "
-                        f"got {_show(value, item)}"
-                    )
+            if item.pattern and item.type != "list" and not re.fullmatch(item.pattern, value):
+                raise UsageError(
+                    f"input '{item.name}'{where} must match {item.pattern}; "
+                    f"got {_show(value, item)}"
+                )
             if item.pattern and item.type == "list":
                 for entry in split_list(value):
                     if not re.fullmatch(item.pattern, entry):

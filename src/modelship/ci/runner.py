@@ -13,7 +13,7 @@ from typing import TextIO
 from modelship.ci.context import Result, StageContext
 from modelship.ci.errors import EXIT_EXTERNAL, EXIT_GATE, EXIT_OK, ModelshipError
 from modelship.ci.inputs import Inputs, resolve_raw
-from modelship.ci.log import Logger, LogFormat
+from modelship.ci.log import LogFormat, Logger
 from modelship.ci.outputs import publish, render_value
 from modelship.ci.platform import Platform
 from modelship.ci.summary import Summary, append_step_summary, write_reports

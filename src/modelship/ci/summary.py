@@ -15,7 +15,9 @@ from pathlib import Path
 
 # GitHub rejects a step summary over 1 MiB; stay clear of it.
 STEP_SUMMARY_LIMIT = 1024 * 1024 - 16 * 1024
-TRUNCATION_NOTE = "\n\n> **Note:** this summary was truncated; the full report is in the job's artifacts.\n"
+TRUNCATION_NOTE = (
+    "\n\n> **Note:** this summary was truncated; the full report is in the job's artifacts.\n"
+)
 
 
 def md_escape(text: str) -> str:

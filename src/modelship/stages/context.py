@@ -17,7 +17,8 @@ STAGE = Stage(
     inputs=(
         Input(
             "branch-environments",
-            "Glob rules branch=environment, first match wins, e.g. `main=production,release/*=staging`.",
+            "Glob rules branch=environment, first match wins, "
+            "e.g. `main=production,release/*=staging`.",
             default="main=production,release/*=staging,*=development",
         ),
         Input(

@@ -28,7 +28,8 @@ STAGE = Stage(
         ),
         Input(
             "junit-path",
-            "Where the JUnit XML report is written (pytest gets `--junitxml`), e.g. `reports/junit.xml`.",
+            "Where the JUnit XML report is written (pytest gets `--junitxml`), "
+            "e.g. `reports/junit.xml`.",
             type="path",
             default="reports/junit.xml",
         ),
@@ -104,8 +105,10 @@ def run(ctx: StageContext) -> Result:
     if report.tests == 0:
         return Result(outputs, gate_failed="no tests ran: the test command collected nothing")
     if not passed:
-        why = f"{failed} of {report.tests} tests failed" if failed else (
-            f"the test command exited with {done.returncode}"
+        why = (
+            f"{failed} of {report.tests} tests failed"
+            if failed
+            else (f"the test command exited with {done.returncode}")
         )
         return Result(outputs, gate_failed=why)
     ctx.log.info(f"{report.tests} tests: {report.passed} passed, {report.skipped} skipped")
