@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import requests
@@ -35,6 +37,13 @@ def test_local_deploy_keeps_the_server_running_with_a_pid_file(
 def test_local_deploy_with_a_rejected_payload_fails_and_stops_the_server(
     model_dir: Path, tmp_path: Path
 ) -> None:
+    # A server an earlier keep-running deploy left behind (a stand-in process).
+    earlier = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(120)", "mlflow", "serve"],
+        start_new_session=True,
+    )
+    (tmp_path / ".modelship").mkdir()
+    (tmp_path / ".modelship" / "serve.pid").write_text(f"{earlier.pid}\n1\n")
     port = serving.free_port()
     run = run_deploy(
         tmp_path,
@@ -59,6 +68,11 @@ def test_local_deploy_with_a_rejected_payload_fails_and_stops_the_server(
     # Stopped: nothing listens on the port any more, and no pid file is left.
     assert not serving.port_in_use(port)
     assert not (tmp_path / ".modelship" / "serve.pid").exists()
+    # The earlier server was replaced: stopped before the new one started.
+    assert earlier.wait(timeout=5) is not None
+    assert f"stopped the scoring server a previous deploy left running (pid {earlier.pid})" in (
+        run.report()
+    )
 
 
 def test_local_deploy_refuses_a_port_in_use(
