@@ -8,8 +8,10 @@ requirements from PyPI (minutes); later builds reuse the cached layers.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -19,6 +21,8 @@ from pathlib import Path
 
 import pytest
 from tests.build.conftest import DATA_VERSION, GIT_SHA, BuildahEnv, LoggedModel
+from tests.build.registry import Registry, registry
+from tests.build.registry import available as registry_available
 from tests.fixtures.net import free_port, wait_http
 
 pytestmark = [pytest.mark.services, pytest.mark.timeout(1800)]
@@ -231,3 +235,120 @@ def test_a_base_image_without_python_is_a_clear_error(
     )
     assert done.code == 2
     assert f"the base image {buildah_env.image_without_python} has no Python 3" in done.stderr
+
+
+# -- pushing to a real registry on loopback ------------------------------------
+
+PASSWORD = "Reg1stry-s3cret-for-tests"
+
+
+@pytest.fixture(scope="module")
+def local_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    if not registry_available():
+        pytest.skip(
+            "needs docker-registry and htpasswd (apt-get install docker-registry apache2-utils)"
+        )
+    with registry(tmp_path_factory.mktemp("registry"), "ci-bot", PASSWORD) as running:
+        yield running
+
+
+def _push_args(image: str, buildah_env: BuildahEnv, model: LoggedModel) -> list[str]:
+    return [
+        "--model-uri",
+        model.registered_uri,
+        "--image",
+        image,
+        "--tags",
+        "1.0.0",
+        "--base-image",
+        buildah_env.base_image,
+        "--builder",
+        "buildah",
+        "--push",
+        "true",
+        "--registry-username",
+        "ci-bot",
+    ]
+
+
+def test_push_reports_the_digest_the_registry_serves(
+    built, run_build, buildah_env: BuildahEnv, logged_model: LoggedModel, local_registry: Registry
+) -> None:
+    image = f"{local_registry.host}/acme/churn"
+    env = {
+        **_env(logged_model, buildah_env),
+        **local_registry.env,
+        "INPUT_REGISTRY_PASSWORD": PASSWORD,
+    }
+    done = run_build(_push_args(image, buildah_env, logged_model), env)
+    assert done.code == 0, done.stderr[-3000:]
+    digest = done.outputs["digest"]
+    assert done.outputs["image-ref"] == f"{image}@{digest}"
+    token = base64.b64encode(f"ci-bot:{PASSWORD}".encode()).decode()
+    request = urllib.request.Request(
+        f"http://{local_registry.host}/v2/acme/churn/manifests/1.0.0",
+        method="HEAD",
+        headers={
+            "Authorization": f"Basic {token}",
+            "Accept": "application/vnd.docker.distribution.manifest.v2+json, "
+            "application/vnd.oci.image.manifest.v1+json",
+        },
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.headers["Docker-Content-Digest"] == digest
+    assert PASSWORD not in done.everything()
+
+
+def test_a_refused_push_exits_3_and_never_shows_the_password(
+    built, run_build, buildah_env: BuildahEnv, logged_model: LoggedModel, local_registry: Registry
+) -> None:
+    image = f"{local_registry.host}/acme/churn"
+    wrong = "not-the-Password-42"
+    env = {**_env(logged_model, buildah_env), **local_registry.env}
+    done = run_build(
+        [*_push_args(image, buildah_env, logged_model), "--registry-password", wrong], env
+    )
+    assert done.code == 3
+    assert "refused" in done.stderr
+    assert wrong not in done.everything()
+    assert PASSWORD not in done.everything()
+
+
+# -- Podman, on the same store -------------------------------------------------
+
+
+def test_podman_builds_the_image_and_reads_its_labels(
+    built, run_build, buildah_env: BuildahEnv, logged_model: LoggedModel
+) -> None:
+    if shutil.which("podman") is None:
+        pytest.skip("needs podman (apt-get install podman)")
+    done = run_build(
+        [
+            "--model-uri",
+            logged_model.registered_uri,
+            "--image",
+            IMAGE,
+            "--tags",
+            "podman",
+            "--base-image",
+            buildah_env.base_image,
+            "--builder",
+            "podman",
+        ],
+        _env(logged_model, buildah_env),
+    )
+    assert done.code == 0, done.stderr[-3000:]
+    assert "podman build" in done.stderr
+    out = subprocess.run(
+        ["podman", "image", "inspect", f"{IMAGE}:podman"],
+        env={**os.environ, **buildah_env.store.env},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    (data,) = json.loads(out)
+    assert data["Labels"]["io.modelship.run-id"] == logged_model.run_id
+    assert data["Config"]["User"] == "10001:10001"
+    assert done.outputs["digest"] == data["Digest"]
+    # It shares Buildah's layer cache: the dependency layer was not rebuilt.
+    assert "Collecting " not in done.stderr

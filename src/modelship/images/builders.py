@@ -247,20 +247,20 @@ class CliBuilder:
         return BuiltImage(
             id=_sha(data.get("FromImageID", "")),
             digest=str(data.get("FromImageDigest") or ""),
-            size=self._size(image),
+            size=self._size(data),
             labels=dict(config.get("Labels") or {}),
             user=str(config.get("User") or ""),
             healthcheck=list(health or []),
         )
 
-    def _size(self, image: str) -> int:
-        code, out = self._cmd(["images", "--json", image])
-        if code != 0:
-            return 0
+    @staticmethod
+    def _size(data: dict[str, Any]) -> int:
+        """Bytes of the image's layers, from its manifest (`buildah images` rounds)."""
         try:
-            rows = json.loads(out)
-            return int(rows[0].get("size") or 0)
-        except (ValueError, IndexError, AttributeError):
+            manifest = json.loads(data.get("Manifest") or "{}")
+            layers = manifest.get("layers") or []
+            return sum(int(layer.get("size") or 0) for layer in layers)
+        except (ValueError, TypeError, AttributeError):
             return 0
 
     def push(self, ref: str, auth: RegistryAuth | None, log: Logger) -> str:
