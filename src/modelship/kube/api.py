@@ -66,7 +66,7 @@ class Kube:
         self._discovered: dict[str, dict[str, tuple[str, bool]]] = {}
 
     # -- raw requests ------------------------------------------------------
-    def raw(  # noqa: PLR0917
+    def raw(
         self,
         method: str,
         path: str,
@@ -104,7 +104,7 @@ class Kube:
         ctype = response.getheader("content-type") or ""
         return Response(response.status, data, ctype)
 
-    def request(  # noqa: PLR0917
+    def request(
         self,
         method: str,
         path: str,
