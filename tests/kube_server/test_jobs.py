@@ -171,7 +171,7 @@ def test_follow_ends_when_the_pod_is_deleted(k8s: Any, kube: KubeServer) -> None
 
     reader = threading.Thread(target=follow)
     reader.start()
-    time.sleep(0.3)
+    kube.wait_for(lambda: received, what="the stream to deliver the first line")
     k8s.batch.delete_namespaced_job("train", "default", propagation_policy="Foreground")
     reader.join(timeout=5)
     assert not reader.is_alive()

@@ -198,7 +198,7 @@ class Controllers:
 
     # -- events ------------------------------------------------------------------------------
 
-    def record(  # noqa: PLR0917
+    def record(
         self,
         res: Resource,
         obj: Obj,
