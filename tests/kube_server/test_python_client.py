@@ -404,3 +404,15 @@ def test_service_proxy_round_robins_ready_pods(
     kube.set_backend("registry.local/model:2", None)
     codes = {_proxy(kube, "model/proxy/ping")[0] for _ in range(4)}
     assert codes == {200, 503}  # the canary pod's image has no backend: its turn fails
+
+
+def test_token_stays_out_of_records_and_kubeconfig_is_private(k8s: Any, kube: KubeServer) -> None:
+    k8s.apps.list_namespaced_deployment("default")
+    assert kube.requests
+    assert all(r.authenticated for r in kube.requests)
+    assert kube.token not in repr(kube.requests)
+    assert kube.kubeconfig is not None
+    assert kube.kubeconfig.stat().st_mode & 0o077 == 0
+    config = kube.kubeconfig.read_text()
+    assert kube.token in config
+    assert "certificate-authority-data" in config

@@ -438,6 +438,9 @@ class Api:
         if config["metadata"].get("name") not in (None, "", name):
             raise errors.bad_request("the name of the object does not match the name on the URL")
         config["metadata"]["name"] = name
+        rv = config["metadata"].pop("resourceVersion", None)
+        if rv and (old is None or rv != old["metadata"]["resourceVersion"]):
+            raise errors.stale(res, name)  # a resourceVersion in an apply is a precondition
         self._decode(res, config, opts, apply=True)
         if subresource != "status":
             config.pop("status", None)
