@@ -234,3 +234,56 @@ def test_bad_params_line_is_a_usage_error(workspace: Path) -> None:
     done = run_cli(["train", "--command", "python x.py", "--params", "C 0.5"], workspace)
     assert done.code == 2
     assert "expected key=value" in done.stderr
+
+
+def test_cancelled_job_stops_the_training_and_marks_the_run_killed(
+    mlflow_tracking: MlflowServer, workspace: Path
+) -> None:
+    import os
+    import signal
+    import subprocess
+
+    from tests.data_train.conftest import BIN
+
+    script(
+        workspace,
+        "long.py",
+        """\
+        import os, time
+        open("pid", "w").write(str(os.getpid()))
+        print("started", flush=True)
+        time.sleep(300)
+        """,
+    )
+    proc = subprocess.Popen(
+        [str(BIN / "modelship"), *train_args(mlflow_tracking, "--command", "python long.py")],
+        cwd=workspace,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    pid_file = workspace / "pid"
+    deadline = time.monotonic() + 120
+    while not pid_file.exists() or not pid_file.read_text():
+        assert time.monotonic() < deadline, "the training did not start"
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    training = int(pid_file.read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(training, 0)
+    run_id = stderr.split("MLflow run ", 1)[1].split()[0]
+    assert get_run(mlflow_tracking, run_id)["info"]["status"] == "KILLED"
+
+
+def test_missing_training_program_fails_the_run(
+    mlflow_tracking: MlflowServer, workspace: Path
+) -> None:
+    done = run_cli(train_args(mlflow_tracking, "--command", "no-such-trainer --fast"), workspace)
+    assert done.code == 2
+    assert "command not found: no-such-trainer" in done.stderr
+    run_id = done.stderr.split("MLflow run ", 1)[1].split()[0]
+    assert get_run(mlflow_tracking, run_id)["info"]["status"] == "FAILED"

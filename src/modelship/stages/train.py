@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -387,15 +389,49 @@ def _run_training(
 
     timeout = ctx.inputs.number("timeout")
     try:
-        with ctx.log.group(f"training: {' '.join(plan.argv)}"):
+        with ctx.log.group(f"training: {' '.join(plan.argv)}"), _terminate_as_interrupt():
             return run_streaming(plan.argv, plan.workdir, env, ctx.log, timeout=timeout or None)
-    except (ModelshipError, KeyboardInterrupt):
-        # The command could not start, or the job was cancelled: the run says so.
-        try:
-            store.finish(run_id, "FAILED")
-        except ModelshipError as err:
-            ctx.log.warning(f"could not mark run {run_id} FAILED: {err.message}")
+    except KeyboardInterrupt:
+        # The job was cancelled; run_streaming stopped the training's process group.
+        _mark(ctx, store, run_id, "KILLED")
         raise
+    except ModelshipError:
+        # The command could not start.
+        _mark(ctx, store, run_id, "FAILED")
+        raise
+
+
+def _mark(ctx: StageContext, store: RunStore, run_id: str, status: str) -> None:
+    from modelship.ci.errors import ModelshipError
+
+    try:
+        store.finish(run_id, status)
+    except ModelshipError as err:
+        ctx.log.warning(f"could not mark run {run_id} {status}: {err.message}")
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """A cancelled CI job gets SIGTERM: stop the training as on Ctrl-C, not leave it running.
+
+    The training runs in its own process group (so a timeout can stop all of
+    it), which also means a signal to modelship's group does not reach it.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _log_params(ctx: StageContext, store: RunStore, run_id: str, params: dict[str, str]) -> None:
@@ -419,7 +455,7 @@ def _summary(ctx: StageContext, outputs: dict[str, object], experiment: str, pla
     ]
     if outputs["run-url"]:
         rows.append(["run URL", outputs["run-url"]])
-    ctx.summary.table(["", ""], rows)
+    ctx.summary.table(["run", "value"], rows)
     metrics = outputs["metrics"]
     if isinstance(metrics, dict) and metrics:
         ctx.summary.table(["metric", "value"], [[k, f"{v:.6g}"] for k, v in metrics.items()])
