@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -48,12 +50,20 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def _timed(argv: Sequence[str], cwd: Path, env: dict[str, str]) -> float:
+    return _measured(argv, cwd, env)[0]
+
+
+def _measured(argv: Sequence[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds, and CPU seconds (user + system) of the command and its children."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     seconds = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-    return seconds
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return seconds, cpu
 
 
 def _project(root: Path) -> Path:
@@ -106,7 +116,10 @@ def _start_server(root: Path) -> tuple[subprocess.Popen[bytes], str]:
     raise SystemExit("the MLflow server did not start")
 
 
-def _compare(project: Path, uri: str, repeat: int) -> tuple[float, float]:
+Timing = tuple[float, float, float, float]  # wall plain, wall modelship, cpu plain, cpu modelship
+
+
+def _compare(project: Path, uri: str, repeat: int) -> Timing:
     plain = [sys.executable, "train.py"]
     modelship = [
         str(BIN / "modelship"),
@@ -122,11 +135,16 @@ def _compare(project: Path, uri: str, repeat: int) -> tuple[float, float]:
     # Warm up both (first SQLite use creates the tables; the OS caches the imports).
     _timed(plain, project, plain_env)
     _timed(modelship, project, _env())
-    plain_times, modelship_times = [], []
+    plain_runs, modelship_runs = [], []
     for _ in range(repeat):
-        plain_times.append(_timed(plain, project, plain_env))
-        modelship_times.append(_timed(modelship, project, _env()))
-    return statistics.median(plain_times), statistics.median(modelship_times)
+        plain_runs.append(_measured(plain, project, plain_env))
+        modelship_runs.append(_measured(modelship, project, _env()))
+    return (
+        statistics.median(r[0] for r in plain_runs),
+        statistics.median(r[0] for r in modelship_runs),
+        statistics.median(r[1] for r in plain_runs),
+        statistics.median(r[1] for r in modelship_runs),
+    )
 
 
 def _install_times(root: Path) -> tuple[float, float]:
@@ -153,6 +171,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="measured runs of each (median)")
     parser.add_argument("--skip-install", action="store_true", help="skip uv vs pip")
     args = parser.parse_args(argv)
+    # Stopped early, still stop the tracking server and remove the temporary files.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     root = Path(tempfile.mkdtemp(prefix="modelship-bench-"))
     server = None
@@ -164,17 +184,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             ("tracking server (REST)", http_uri),
             ("SQLite store (MlflowClient)", f"sqlite:///{root / 'bench.db'}"),
         ):
-            plain, modelship = _compare(project, uri, args.repeat)
-            rows.append((label, plain, modelship))
-        print(f"modelship train vs plain MLflow, median of {args.repeat} (example project):")
-        print(f"  {'store':<30} {'plain':>8} {'modelship':>10} {'overhead':>9} {'ratio':>6}")
-        for label, plain, modelship in rows:
+            rows.append((label, *_compare(project, uri, args.repeat)))
+        load = os.getloadavg()[0]
+        print(
+            f"modelship train vs plain MLflow, median of {args.repeat}, example project "
+            f"({os.cpu_count()} CPUs, load average {load:.1f}):"
+        )
+        print(
+            f"  {'store':<28} {'plain':>7} {'modelship':>9} {'overhead':>8} {'ratio':>6}"
+            f"   {'CPU plain':>9} {'CPU modelship':>13} {'CPU overhead':>12}"
+        )
+        for label, plain, modelship, cpu_plain, cpu_modelship in rows:
             over = modelship - plain
             verdict = "ok" if over <= GOAL_SECONDS else f"over the {GOAL_SECONDS:g}s goal"
             print(
-                f"  {label:<30} {plain:>7.2f}s {modelship:>9.2f}s {over:>+8.2f}s "
-                f"{modelship / plain:>5.2f}x  {verdict}"
+                f"  {label:<28} {plain:>6.2f}s {modelship:>8.2f}s {over:>+7.2f}s "
+                f"{modelship / plain:>5.2f}x   {cpu_plain:>8.2f}s {cpu_modelship:>12.2f}s "
+                f"{cpu_modelship - cpu_plain:>+11.2f}s  {verdict}"
             )
+        print(
+            "  (CPU seconds count the command and its children; on a busy machine they "
+            "are steadier than wall time)"
+        )
         if not args.skip_install:
             uv_seconds, pip_seconds = _install_times(root)
             print("install modelship[mlflow] into a fresh venv (package caches allowed, warm):")
