@@ -416,3 +416,35 @@ def test_token_stays_out_of_records_and_kubeconfig_is_private(k8s: Any, kube: Ku
     config = kube.kubeconfig.read_text()
     assert kube.token in config
     assert "certificate-authority-data" in config
+
+
+def test_pods_wait_for_missing_secrets_and_start_once_they_exist(
+    k8s: Any, kube: KubeServer
+) -> None:
+    dep = deployment(replicas=1)
+    pod_spec = dep["spec"]["template"]["spec"]
+    pod_spec["containers"][0]["env"] = [
+        {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "token"}}}
+    ]
+    pod_spec["volumes"] = [{"name": "config", "configMap": {"name": "model-config"}}]
+    k8s.apps.create_namespaced_deployment("default", dep)
+
+    def waiting_reason() -> str | None:
+        pods = kube.list("pods")
+        statuses = pods[0]["status"].get("containerStatuses") if pods else None
+        return statuses[0]["state"].get("waiting", {}).get("reason") if statuses else None
+
+    assert kube.wait_for(waiting_reason, what="a waiting container") == "ContainerCreating"
+    events = [e.message for e in k8s.core.list_namespaced_event("default").items]
+    assert 'MountVolume.SetUp failed for volume "config" : configmap "model-config" not found' in (
+        events
+    )
+    k8s.core.create_namespaced_config_map("default", {"metadata": {"name": "model-config"}})
+    kube.wait_for(lambda: waiting_reason() == "CreateContainerConfigError", what="env error")
+    pod = kube.list("pods")[0]
+    waiting = pod["status"]["containerStatuses"][0]["state"]["waiting"]
+    assert waiting["message"] == 'secret "creds" not found'
+    k8s.core.create_namespaced_secret(
+        "default", {"metadata": {"name": "creds"}, "data": {"token": "c2VjcmV0"}}
+    )
+    wait_available(k8s, "model", 1)

@@ -869,6 +869,10 @@ class Controllers:
             if broken is not None:
                 self._broken(pod, sim, broken, status)
                 return
+            missing = self._missing_reference(pod)
+            if missing is not None:
+                self._blocked(pod, sim, status, *missing)
+                return
             sim.started_at = t
             ready = sim.outcome in ("serve", "succeed", "fail", "hang")
             if ready:
@@ -967,6 +971,99 @@ class Controllers:
                     },
                 )
             self._write_status(pod, status, "Pod")
+
+    def _missing_reference(self, pod: Obj) -> tuple[str, str, str, str] | None:
+        """A Secret or ConfigMap the pod needs and the namespace lacks, as the kubelet sees it:
+        (container waiting reason, its message, event reason, event message)."""
+        ns = pod["metadata"]["namespace"]
+        spec = pod["spec"]
+
+        def lookup(kind: str, name: str) -> Obj | None:
+            return self.store.get(R[kind], ns, name)
+
+        for vol in spec.get("volumes") or []:
+            for key, kind, name_key in (("secret", "Secret", "secretName"),
+                                        ("configMap", "ConfigMap", "name")):  # fmt: skip
+                src = vol.get(key)
+                if isinstance(src, dict) and not src.get("optional"):
+                    name = src.get(name_key, "")
+                    if lookup(kind, name) is None:
+                        return ("ContainerCreating", "", "FailedMount",
+                                f'MountVolume.SetUp failed for volume "{vol.get("name")}" : '
+                                f'{kind.lower()} "{name}" not found')  # fmt: skip
+        for c in spec.get("containers") or []:
+            for env_from in c.get("envFrom") or []:
+                for key, kind in (("secretRef", "Secret"), ("configMapRef", "ConfigMap")):
+                    ref = env_from.get(key)
+                    needed = isinstance(ref, dict) and not ref.get("optional")
+                    if needed and lookup(kind, ref.get("name", "")) is None:
+                        msg = f'{kind.lower()} "{ref.get("name")}" not found'
+                        return ("CreateContainerConfigError", msg, "Failed", f"Error: {msg}")
+            for env in c.get("env") or []:
+                source = env.get("valueFrom") or {}
+                for key, kind in (("secretKeyRef", "Secret"), ("configMapKeyRef", "ConfigMap")):
+                    ref = source.get(key)
+                    if not isinstance(ref, dict) or ref.get("optional"):
+                        continue
+                    obj = lookup(kind, ref.get("name", ""))
+                    if obj is None:
+                        msg = f'{kind.lower()} "{ref.get("name")}" not found'
+                    elif ref.get("key") not in (obj.get("data") or {}) and ref.get("key") not in (
+                        obj.get("stringData") or obj.get("binaryData") or {}
+                    ):
+                        msg = f"couldn't find key {ref.get('key')} in {kind} {ns}/{ref.get('name')}"
+                    else:
+                        continue
+                    return ("CreateContainerConfigError", msg, "Failed", f"Error: {msg}")
+        return None
+
+    def _blocked(self, pod: Obj, sim: PodSim, status: Obj, reason: str, message: str,
+                 event_reason: str, event_message: str) -> None:  # fmt: skip
+        if sim.broken_reported == event_message:
+            return
+        sim.broken_reported = event_message
+        stamp = now()
+        names = " ".join(c["name"] for c in pod["spec"].get("containers") or [])
+        not_ready = f"containers with unready status: [{names}]"
+        status.update(phase="Pending", hostIP="10.0.0.10", hostIPs=[{"ip": "10.0.0.10"}],
+                      startTime=status.get("startTime", stamp))  # fmt: skip
+        status["conditions"] = [
+            condition(
+                "PodReadyToStartContainers",
+                "False" if reason == "ContainerCreating" else "True",
+                lastProbeTime=None,
+                lastTransitionTime=stamp,
+            ),
+            condition("Initialized", "True", lastProbeTime=None, lastTransitionTime=stamp),
+            condition(
+                "Ready",
+                "False",
+                "ContainersNotReady",
+                not_ready,
+                lastProbeTime=None,
+                lastTransitionTime=stamp,
+            ),
+            condition(
+                "ContainersReady",
+                "False",
+                "ContainersNotReady",
+                not_ready,
+                lastProbeTime=None,
+                lastTransitionTime=stamp,
+            ),
+            condition("PodScheduled", "True", lastProbeTime=None, lastTransitionTime=stamp),
+        ]
+        waiting: Obj = {"reason": reason}
+        if message:
+            waiting["message"] = message
+        status["containerStatuses"] = [
+            {"name": c["name"], "image": c.get("image", ""), "imageID": "", "ready": False,
+             "restartCount": 0, "started": False, "state": {"waiting": dict(waiting)},
+             "lastState": {}}
+            for c in pod["spec"].get("containers") or []
+        ]  # fmt: skip
+        self._write_status(pod, status, "Pod")
+        self.record(R["Pod"], pod, "Warning", event_reason, event_message, "kubelet")
 
     def _broken(self, pod: Obj, sim: PodSim, reason: str, status: Obj) -> None:
         if sim.broken_reported == reason:
