@@ -59,6 +59,7 @@ class PodSim:
     emitted: int = 0
     broken_reported: str = ""
     restarts: int = 0
+    probed: bool = False
 
 
 def owned_by(obj: Obj, uid: str) -> bool:
@@ -874,9 +875,11 @@ class Controllers:
                 self._blocked(pod, sim, status, *missing)
                 return
             sim.started_at = t
-            ready = sim.outcome in ("serve", "succeed", "fail", "hang")
-            if ready:
+            # with probing on, a container with an HTTP readiness probe starts unready
+            sim.probed = sim.outcome == "serve" and self.server.probe_target(pod) is not None
+            if not sim.probed:
                 sim.ready_at = t
+            ready_text = "False" if sim.probed else "True"
             status.update(
                 phase="Running",
                 hostIP="10.0.0.10",
@@ -893,8 +896,10 @@ class Controllers:
                     lastTransitionTime=stamp,
                 ),
                 condition("Initialized", "True", lastProbeTime=None, lastTransitionTime=stamp),
-                condition("Ready", "True", lastProbeTime=None, lastTransitionTime=stamp),
-                condition("ContainersReady", "True", lastProbeTime=None, lastTransitionTime=stamp),
+                condition("Ready", ready_text, lastProbeTime=None, lastTransitionTime=stamp),
+                condition(
+                    "ContainersReady", ready_text, lastProbeTime=None, lastTransitionTime=stamp
+                ),
                 condition("PodScheduled", "True", lastProbeTime=None, lastTransitionTime=stamp),
             ]
             status["containerStatuses"] = [
@@ -903,7 +908,7 @@ class Controllers:
                     "image": c.get("image", ""),
                     "imageID": _image_id(c.get("image", "")),
                     "containerID": "containerd://" + secrets.token_hex(32),
-                    "ready": True,
+                    "ready": not sim.probed,
                     "restartCount": 0,
                     "started": True,
                     "state": {"running": {"startedAt": stamp}},
@@ -931,6 +936,9 @@ class Controllers:
             if sim.outcome == "serve":
                 self._log(pod, sim.logs)
                 sim.emitted = len(sim.logs)
+            return
+        if sim.probed:
+            self._apply_probe(pod, sim, status)
             return
         if sim.outcome in ("succeed", "fail", "hang"):
             n = len(sim.logs)
@@ -971,6 +979,33 @@ class Controllers:
                     },
                 )
             self._write_status(pod, status, "Pod")
+
+    def _apply_probe(self, pod: Obj, sim: PodSim, status: Obj) -> None:
+        result = self.server.probe_results.get(pod["metadata"]["uid"])
+        if result is None:
+            return
+        ready = result[0]
+        message = f"Readiness probe failed: {result[1]}"
+        if not ready and sim.broken_reported != message:
+            sim.broken_reported = message
+            self.record(R["Pod"], pod, "Warning", "Unhealthy", message, "kubelet")
+        if ready == (sim.ready_at is not None):
+            return
+        sim.ready_at = time.monotonic() if ready else None
+        stamp = now()
+        names = " ".join(c["name"] for c in pod["spec"].get("containers") or [])
+        for cond in status.get("conditions") or []:
+            if cond["type"] in ("Ready", "ContainersReady"):
+                cond.update(status="True" if ready else "False", lastTransitionTime=stamp)
+                if ready:
+                    cond.pop("reason", None)
+                    cond.pop("message", None)
+                else:
+                    cond.update(reason="ContainersNotReady",
+                                message=f"containers with unready status: [{names}]")  # fmt: skip
+        for cs in status.get("containerStatuses") or []:
+            cs["ready"] = ready
+        self._write_status(pod, status, "Pod")
 
     def _missing_reference(self, pod: Obj) -> tuple[str, str, str, str] | None:
         """A Secret or ConfigMap the pod needs and the namespace lacks, as the kubelet sees it:

@@ -63,9 +63,15 @@ class KubeServer:
         job_backoff: float = 0.1,
         namespaces: Sequence[str] = ("default",),
         tls: bool = True,
+        probes: bool = False,
+        probe_period: float = 0.1,
     ) -> None:
         self.host = host
         self.tls = tls
+        self.probes = probes
+        self.probe_period = probe_period
+        self.probe_results: dict[str, tuple[bool, str]] = {}
+        self._prober = threading.Thread(target=self._probe_loop, name="kube-prober", daemon=True)
         self.token = token
         self.ready_delay = ready_delay
         self.tick = tick
@@ -187,13 +193,60 @@ class KubeServer:
     def start(self) -> KubeServer:
         self._thread.start()
         self.controllers.start()
+        if self.probes:
+            self._prober.start()
         return self
+
+    # -- readiness probes (opt-in) -------------------------------------------------------------
+
+    def probe_target(self, pod: Obj) -> tuple[str, float] | None:
+        """(URL, timeout) of the pod's HTTP readiness probe against its image's backend."""
+        if not self.probes:
+            return None
+        for c in pod["spec"].get("containers") or []:
+            probe = (c.get("readinessProbe") or {}).get("httpGet")
+            backend = self.backends.get(c.get("image", ""))
+            if isinstance(probe, dict) and backend:
+                path = "/" + str(probe.get("path") or "/").lstrip("/")
+                timeout = float((c.get("readinessProbe") or {}).get("timeoutSeconds") or 1)
+                return backend + path, min(timeout, 2.0)
+        return None
+
+    def _probe_loop(self) -> None:
+        import urllib.error
+        import urllib.request
+
+        while not self.stopping.wait(self.probe_period):
+            with self.store.lock:
+                targets = {
+                    p["metadata"]["uid"]: t
+                    for p in self.store.list(BY_KEY[("", "pods")])
+                    if p.get("status", {}).get("phase") == "Running"
+                    and (t := self.probe_target(p)) is not None
+                }
+            results: dict[str, tuple[bool, str]] = {}
+            for uid, (url, timeout) in targets.items():
+                try:
+                    with urllib.request.urlopen(url, timeout=timeout) as resp:
+                        results[uid] = (
+                            200 <= resp.status < 400,
+                            f"HTTP probe returned {resp.status}",
+                        )
+                except urllib.error.HTTPError as err:
+                    results[uid] = (False, f"HTTP probe failed with statuscode: {err.code}")
+                except OSError as err:
+                    results[uid] = (False, f'Get "{url}": {err}')
+            with self.store.changed:
+                self.probe_results = results
+                self.store.changed.notify_all()
 
     def stop(self) -> None:
         self.stopping.set()
         with self.store.changed:
             self.store.changed.notify_all()
         self.controllers.stop()
+        if self._prober.is_alive():
+            self._prober.join(timeout=5)
         self.httpd.shutdown()
         self.httpd.server_close()
         self._thread.join(timeout=5)
