@@ -48,9 +48,20 @@ jobs:
           TESTS: ${{ steps.tests.outputs.tests }}
           PASSED: ${{ steps.tests.outputs.passed }}
         run: echo "handed-over tests=$TESTS passed=$PASSED"
+  cli:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: modelship/modelship@v1
+        id: setup
+      - name: the root action puts modelship on PATH
+        env:
+          VERSION: ${{ steps.setup.outputs.version }}
+        run: |
+          echo "root-action version=$VERSION"
+          modelship --version
   deploy:
     runs-on: ubuntu-latest
-    needs: [context, tests]
+    needs: [context, tests, cli]
     steps:
       - name: read the hand-over
         env:
@@ -106,6 +117,9 @@ def test_outputs_hand_over_between_jobs_with_act(
     assert "handed-over environment=production should-deploy=true" in run.output
     assert "image=ghcr.io/acme/churn:0.0.0-dev.1-g" in run.output
     assert "handed-over tests=1 passed=true" in run.output
+    from modelship import __version__
+
+    assert f"root-action version={__version__}" in run.output
 
 
 def test_hostile_inputs_do_nothing_but_fail_cleanly_with_act(
