@@ -176,3 +176,26 @@ def test_follow_ends_when_the_pod_is_deleted(k8s: Any, kube: KubeServer) -> None
     reader.join(timeout=5)
     assert not reader.is_alive()
     assert "".join(received) == "starting\n"
+
+
+def test_finished_job_is_removed_after_its_ttl(k8s: Any, kube: KubeServer) -> None:
+    kube.set_job_outcome("succeed", job="train", duration=0.1)
+    k8s.batch.create_namespaced_job("default", job(ttlSecondsAfterFinished=1))
+    wait_finished(k8s, "train")
+    assert kube.get("jobs", "train") is not None
+    kube.wait_for(lambda: kube.get("jobs", "train") is None, timeout=5, what="TTL deletion")
+    kube.wait_for(lambda: not kube.list("pods"), timeout=5, what="its pods to be collected")
+
+
+def test_log_lines_through_the_clients_watch_helper(k8s: Any, kube: KubeServer) -> None:
+    from kubernetes import watch
+
+    kube.set_job_outcome("succeed", job="train", logs=["a", "b", "c"], duration=0.3)
+    k8s.batch.create_namespaced_job("default", job())
+    pod = kube.wait_for(
+        lambda: [p for p in kube.list("pods") if p["status"].get("phase") == "Running"],
+        what="a running pod",
+    )[0]["metadata"]["name"]
+    lines = list(watch.Watch().stream(k8s.core.read_namespaced_pod_log, name=pod,
+                                      namespace="default"))  # fmt: skip
+    assert lines == ["a", "b", "c"]

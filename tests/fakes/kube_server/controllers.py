@@ -1230,6 +1230,12 @@ class Controllers:
         status = copy.deepcopy(job.get("status") or {})
         conds = status.get("conditions") or []
         if any(c["type"] in ("Complete", "Failed") and c["status"] == "True" for c in conds):
+            ttl = job["spec"].get("ttlSecondsAfterFinished")
+            finished = self.job_last_failure.setdefault(meta["uid"] + ":finished", time.monotonic())
+            if ttl is not None and time.monotonic() - finished >= ttl:
+                self.api.delete_object(
+                    R["Job"], job, "Background"
+                )  # the TTL-after-finished controller
             return
         spec = job["spec"]
         if spec.get("suspend"):
