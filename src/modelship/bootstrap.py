@@ -164,9 +164,13 @@ def _auc_weighted(weights: np.ndarray, ranked: _RankedScores) -> np.ndarray:
     """
     m, n = weights.shape
     step = m if n <= 1 << 16 else 1
-    # pos <= max weight, 2 * cumsum <= 2n: pick the narrowest exact integer type.
+    # Sums of weights stay <= total weight; products of a (tied) group's positives
+    # with the negatives below can reach total^2 / 2: pick exact integer types.
     top = int(weights.max(initial=0))
-    wide = np.int32 if (2 * n + 1) * max(top, 1) < 2**31 else np.int64
+    total = max(top, 1) * n
+    wide = np.int32 if 2 * total + 1 < 2**31 else np.int64
+    single = ranked.starts is None and (2 * total + 1) * max(top, 1) < 2**31
+    product = np.int32 if single else np.int64
     out = np.full(m, np.nan)
     for first in range(0, m, step):
         w = weights[first : first + step]
@@ -181,7 +185,7 @@ def _auc_weighted(weights: np.ndarray, ranked: _RankedScores) -> np.ndarray:
         below = np.cumsum(neg, axis=1, dtype=wide)
         below *= 2
         below -= neg
-        twice_u = np.multiply(pos, below, dtype=wide).sum(axis=1, dtype=np.int64)
+        twice_u = np.multiply(pos, below, dtype=product).sum(axis=1, dtype=np.int64)
         den = 2.0 * pos.sum(axis=1, dtype=np.int64) * neg.sum(axis=1, dtype=np.int64)
         np.divide(twice_u, den, out=out[first : first + step], where=den > 0)
     return out

@@ -221,3 +221,21 @@ def test_regression_bootstrap_is_paired() -> None:
     samples = bootstrap.paired_regression(y, a, b, ["rmse", "mae", "r2"], resamples=500, seed=0)
     assert np.all(samples["rmse"].delta < 0)
     assert np.all(samples["r2"].delta > 0)
+
+
+def test_roc_auc_is_exact_with_large_tied_groups() -> None:
+    """Clipped scores put tens of thousands of rows in one tie: no integer overflow."""
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(8)
+    n = 300_000
+    y = rng.integers(0, 2, n)
+    scores = np.clip(rng.normal(0.35 + 0.3 * y, 0.2), 0, 1)
+    model = Classified((scores > 0.5).astype(np.int64), scores)
+    ours = bootstrap.classification_metrics(y, model, 2, ["roc_auc"])["roc_auc"]
+    assert ours == pytest.approx(roc_auc_score(y, scores), abs=1e-12)
+    other = Classified(model.labels, np.clip(scores + rng.normal(0, 0.05, n), 0, 1))
+    resampled = bootstrap.paired_classification(
+        y, model, other, 2, ["roc_auc"], resamples=4, seed=0
+    )["roc_auc"]
+    assert np.all(np.abs(resampled.candidate - ours) < 0.005)

@@ -97,7 +97,7 @@ STAGE = Stage(
         ),
         Input(
             "github-token",
-            "Token for the PR comment, e.g. `${{ github.token }}` (pull-requests: write).",
+            "Token for the PR comment, e.g. the workflow's `github.token` (pull-requests: write).",
             secret=True,
         ),
         Input(
