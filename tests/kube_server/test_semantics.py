@@ -160,3 +160,11 @@ def test_selectors() -> None:
     fields = parse_field_selector("metadata.name=x,status.phase!=Failed")
     assert fields({"metadata": {"name": "x"}, "status": {"phase": "Running"}})
     assert not fields({"metadata": {"name": "x"}, "status": {"phase": "Failed"}})
+
+
+def test_field_selectors_are_limited_to_what_each_kind_supports() -> None:
+    assert parse_field_selector("status.phase=Running", "Pod")({"status": {"phase": "Running"}})
+    with pytest.raises(ApiError) as refused:
+        parse_field_selector("status.phase=Running", "Deployment")
+    assert refused.value.code == 400
+    assert refused.value.message == "field label not supported: status.phase"

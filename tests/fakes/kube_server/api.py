@@ -191,7 +191,7 @@ class Api:
         cont: str | None = None,
     ) -> Obj:
         labels = parse_label_selector(label_selector)
-        fields = parse_field_selector(field_selector)
+        fields = parse_field_selector(field_selector, res.kind)
         with self.store.lock:
             rv = self.store.rv
             items = [

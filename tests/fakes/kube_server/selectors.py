@@ -113,9 +113,28 @@ def _field(obj: dict[str, Any], path: str) -> str:
     return str(cur)
 
 
-def parse_field_selector(text: str | None) -> Predicate:
+# The field labels each kind's registry supports; anything else is a 400, as on a real server.
+SUPPORTED_FIELDS: dict[str, set[str]] = {
+    "Pod": {"spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
+            "spec.serviceAccountName", "spec.hostNetwork", "status.phase", "status.podIP",
+            "status.podIPs", "status.nominatedNodeName"},
+    "Event": {"involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
+              "involvedObject.uid", "involvedObject.apiVersion", "involvedObject.resourceVersion",
+              "involvedObject.fieldPath", "reason", "reportingComponent", "source", "type"},
+    "Namespace": {"status.phase"},
+    "Secret": {"type"},
+    "ReplicaSet": {"status.replicas"},
+    "Job": {"status.successful"},
+    "Node": {"spec.unschedulable"},
+    "Service": {"spec.clusterIP", "spec.type"},
+}  # fmt: skip
+_ALWAYS = {"metadata.name", "metadata.namespace"}
+
+
+def parse_field_selector(text: str | None, kind: str = "") -> Predicate:
     if not text:
         return lambda _obj: True
+    allowed = _ALWAYS | SUPPORTED_FIELDS.get(kind, set())
     reqs: list[Predicate] = []
     for raw in text.split(","):
         part = raw.strip()
@@ -125,6 +144,10 @@ def parse_field_selector(text: str | None) -> Predicate:
         if not m:
             raise bad_request(f"invalid field selector: {part!r}")
         path, op, value = m.groups()
+        if kind and path not in allowed:
+            raise bad_request(f"field label not supported: {path}")
+        if path == "source" and kind == "Event":
+            path = "source.component"
         if op == "!=":
             reqs.append(lambda o, p=path, v=value: _field(o, p) != v)
         else:

@@ -907,7 +907,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _watch(self, res: Resource, ns: str | None, query: dict[str, list[str]]) -> None:
         store = self.kube.store
         labels = parse_label_selector(_first(query, "labelSelector"))
-        fields = parse_field_selector(_first(query, "fieldSelector"))
+        fields = parse_field_selector(_first(query, "fieldSelector"), res.kind)
         timeout = float(_first(query, "timeoutSeconds", "1800") or 1800)
         rv_text = _first(query, "resourceVersion", "") or ""
         bookmarks = _first(query, "allowWatchBookmarks") == "true"
