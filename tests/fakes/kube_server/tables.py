@@ -32,6 +32,19 @@ def _age(obj: Obj) -> str:
     return f"{hours // 24}d"
 
 
+def _seconds(stamp: str) -> int:
+    return calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ"))
+
+
+def _duration(job: Obj) -> str:
+    status = job.get("status", {})
+    if not status.get("startTime"):
+        return ""
+    end = _seconds(status["completionTime"]) if status.get("completionTime") else int(time.time())
+    secs = max(0, end - _seconds(status["startTime"]))
+    return f"{secs}s" if secs < 120 else f"{secs // 60}m{secs % 60}s"
+
+
 def _containers(obj: Obj) -> tuple[str, str]:
     spec = obj.get("spec", {})
     pod = spec.get("template", {}).get("spec", {}) if "template" in spec else spec
@@ -160,7 +173,7 @@ _COLUMNS: dict[str, list[Column]] = {
                 f"{o.get('status', {}).get('succeeded', 0)}/{o['spec'].get('completions', 1)}"
             ),
         ),
-        ("Duration", "string", 0, lambda o: ""),
+        ("Duration", "string", 0, _duration),
         ("Age", "string", 0, _age),
         ("Containers", "string", 1, lambda o: _containers(o)[0]),
         ("Images", "string", 1, lambda o: _containers(o)[1]),
@@ -205,6 +218,20 @@ _COLUMNS: dict[str, list[Column]] = {
         ),
         ("Message", "string", 0, lambda o: o.get("message", "")),
         ("Count", "integer", 1, lambda o: o.get("count", 1)),
+    ],
+    "Secret": [
+        ("Type", "string", 0, lambda o: o.get("type", "Opaque")),
+        ("Data", "string", 0, lambda o: str(len(o.get("data") or {}))),
+        ("Age", "string", 0, _age),
+    ],
+    "ConfigMap": [
+        (
+            "Data",
+            "string",
+            0,
+            lambda o: str(len(o.get("data") or {}) + len(o.get("binaryData") or {})),
+        ),
+        ("Age", "string", 0, _age),
     ],
     "Node": [
         ("Status", "string", 0, lambda o: "Ready"),
