@@ -137,6 +137,10 @@ def _junit_report(stage: Stage) -> dict[str, str]:
     return {"junit": path} if path else {}
 
 
+def _is_typed_gitlab_input(item: Input) -> bool:
+    return _gitlab_input(item).get("type") in ("boolean", "number")
+
+
 def job_image_input(stage: Stage) -> str:
     """The template input naming the job's container image.
 
@@ -170,10 +174,18 @@ def gitlab_yaml(stage: Stage) -> str:
         spec_inputs[item.name] = _gitlab_input(item)
 
     variables: dict[str, str] = {"MODELSHIP_INSTALL": "$[[ inputs.install ]]"}
+    flags: list[str] = []
     for item in stage.inputs:
-        # Values travel as variables, never as script text. The quotes and the
-        # `| expand_vars`-free form keep a typed input a string variable.
-        variables[f"INPUT_{item.env_name}"] = f"$[[ inputs.{item.name} ]]"
+        if _is_typed_gitlab_input(item):
+            # GitLab keeps a boolean or number input's type when it fills a
+            # whole YAML node, and a variable cannot be a boolean. These values
+            # can only be true/false or a number (GitLab validates the type),
+            # so they are safe as flags on the command line.
+            flags.append(f"{item.flag} $[[ inputs.{item.name} ]]")
+        else:
+            # Free text travels as a variable, never as script text.
+            variables[f"INPUT_{item.env_name}"] = f"$[[ inputs.{item.name} ]]"
+    command = " ".join([f"modelship {stage.name}", *flags])
     job = {
         "stage": "$[[ inputs.stage ]]",
         "image": f"$[[ inputs.{job_image_input(stage)} ]]",
@@ -181,7 +193,7 @@ def gitlab_yaml(stage: Stage) -> str:
         "script": [
             'if [ -n "$MODELSHIP_INSTALL" ]; then python3 -m pip install --quiet '
             '--disable-pip-version-check "$MODELSHIP_INSTALL"; fi',
-            f"modelship {stage.name}",
+            command,
         ],
         "artifacts": {
             "when": "always",
