@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from . import discovery, errors, protobuf
+from . import discovery, errors, protobuf, rbac
 from .api import Api, Options
 from .controllers import Controllers, JobOutcome, pod_ready
 from .errors import ApiError
@@ -71,6 +71,8 @@ class KubeServer:
         self.probes = probes
         self.probe_period = probe_period
         self.probe_results: dict[str, tuple[bool, str]] = {}
+        self.grants: list[rbac.Grant] | None = None
+        self.user = "modelship-ci"
         self._prober = threading.Thread(target=self._probe_loop, name="kube-prober", daemon=True)
         self.token = token
         self.ready_delay = ready_delay
@@ -297,6 +299,21 @@ class KubeServer:
             raise ValueError(f"unsupported reason {reason!r}")
         with self.store.lock:
             self.broken_images[image] = reason
+
+    def restrict(self, *roles: Obj, user: str = "modelship-ci") -> None:
+        """From now on the token may only do what these Roles/ClusterRoles allow.
+
+        As if a RoleBinding bound them to `user`; pass manifests as dicts. Call with
+        no roles to deny everything; `unrestrict()` lifts it.
+        """
+        grants = rbac.grants_of(roles)
+        with self.store.lock:
+            self.grants = grants
+            self.user = user
+
+    def unrestrict(self) -> None:
+        with self.store.lock:
+            self.grants = None
 
     def mark_image_fixed(self, image: str) -> None:
         with self.store.lock:
@@ -658,6 +675,10 @@ class _Handler(BaseHTTPRequestHandler):
             kube.set_backend(args["image"], args.get("url"))
         elif action == "set-pod-logs":
             kube.set_pod_logs(args["image"], args.get("lines", []))
+        elif action == "restrict":
+            kube.restrict(*args.get("roles", []), user=args.get("user", "modelship-ci"))
+        elif action == "unrestrict":
+            kube.unrestrict()
         elif action == "set-job-outcome":
             kube.set_job_outcome(**args)
         elif action == "get":
@@ -696,6 +717,7 @@ class _Handler(BaseHTTPRequestHandler):
         tail = rest[3:]
         ns_key = ns or ""
         method = self.command
+        self._authorize(res, ns, name, sub, query)
         opts = Options(
             manager=_first(query, "fieldManager") or self._ua_manager(),
             explicit_manager=bool(_first(query, "fieldManager")),
@@ -754,6 +776,23 @@ class _Handler(BaseHTTPRequestHandler):
         if sub == "proxy" and res.kind in ("Service", "Pod"):
             return self._proxy(res, ns_key, name, tail)
         raise ApiError(404, "NotFound", "the server could not find the requested resource")
+
+    def _authorize(self, res: Resource, ns: str | None, name: str | None, sub: str,
+                   query: dict[str, list[str]]) -> None:  # fmt: skip
+        kube = self.kube
+        if kube.grants is None:
+            return
+        method = self.command
+        watch = _first(query, "watch") in ("true", "1")
+        verb = rbac.verb_for(method, collection=name is None, watch=watch, sub=sub)
+        if not rbac.allowed(kube.grants, verb, res, sub, ns, name):
+            raise rbac.forbidden(kube.user, verb, res, sub, ns, name)
+        ctype = self.headers.get("Content-Type", "")
+        if method == "PATCH" and ctype.startswith("application/apply-patch") and name and not sub:
+            with kube.store.lock:
+                exists = kube.store.get(res, ns or "", name) is not None
+            if not exists and not rbac.allowed(kube.grants, "create", res, sub, ns, name):
+                raise rbac.forbidden(kube.user, "create", res, sub, ns, name)
 
     def _ua_manager(self) -> str:
         ua = self.headers.get("User-Agent", "")
