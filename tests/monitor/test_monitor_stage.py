@@ -292,3 +292,17 @@ def test_open_issue_without_a_token_warns(tmp_path: Path) -> None:
     run = monitor(tmp_path, "--open-issue", "true")
     assert run.code == 0
     assert "open-issue needs a CI run with a token" in run.stderr
+
+
+def test_gzipped_csv_is_read(tmp_path: Path) -> None:
+    import gzip
+
+    ref, cur = drift_tables()
+    plain = write_table(ref, tmp_path / "r.csv")
+    (tmp_path / "r.csv.gz").write_bytes(gzip.compress(plain.read_bytes()))
+    write_table(cur, tmp_path / "c.parquet")
+    run = run_cli(
+        ["monitor", "--reference", "r.csv.gz", "--current", "c.parquet", "--json"], tmp_path
+    )
+    assert run.code == 0, run.stderr
+    assert json.loads(run.outputs["drifted-features"]) == ["shifted", "plan"]
