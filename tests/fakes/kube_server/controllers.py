@@ -7,10 +7,15 @@ change produces the watch events and managedFields a real cluster would.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import copy
 import json
 import math
+import os
 import secrets
+import signal
+import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -45,6 +50,14 @@ class JobOutcome:
     exit_code: int = 1
 
 
+@dataclass(frozen=True)
+class JobProcess:
+    """A local stand-in for an image: Job pods of it run their command in `cwd` with `env`."""
+
+    cwd: str
+    env: dict[str, str]
+
+
 @dataclass
 class PodSim:
     created: float
@@ -60,6 +73,8 @@ class PodSim:
     broken_reported: str = ""
     restarts: int = 0
     probed: bool = False
+    proc: subprocess.Popen[str] | None = None
+    reader: threading.Thread | None = None
 
 
 def owned_by(obj: Obj, uid: str) -> bool:
@@ -165,6 +180,7 @@ class Controllers:
         with self.store.changed:
             self.store.changed.notify_all()
         self.thread.join(timeout=5)
+        self.reap_processes(everything=True)
 
     def _loop(self) -> None:
         while not self.stop_event.is_set():
@@ -185,6 +201,7 @@ class Controllers:
 
     def reconcile(self) -> None:
         self.garbage_collect()
+        self.reap_processes()
         for dep in self.store.list(R["Deployment"]):
             self.sync_deployment(dep)
         for rs in self.store.list(R["ReplicaSet"]):
@@ -770,7 +787,11 @@ class Controllers:
         refs = pod["metadata"].get("ownerReferences") or []
         job_ref = next((r for r in refs if r.get("kind") == "Job"), None)
         images = [c.get("image", "") for c in pod["spec"].get("containers") or []]
-        if job_ref is not None:
+        runner = next((self.server.job_processes[i] for i in images
+                       if i in self.server.job_processes), None)  # fmt: skip
+        if job_ref is not None and runner is not None:
+            sim = PodSim(time.monotonic(), "process", [], 0.0, 0)
+        elif job_ref is not None:
             spec = self.server.job_outcome_for(
                 pod["metadata"].get("namespace", ""), job_ref["name"], images
             )
@@ -940,6 +961,17 @@ class Controllers:
         if sim.probed:
             self._apply_probe(pod, sim, status)
             return
+        if sim.outcome == "process":
+            if sim.proc is None and not self._spawn(pod, sim):
+                self._terminate(pod, sim, False, status, stamp)
+                return
+            if sim.proc is None or sim.proc.poll() is None:
+                return
+            assert sim.reader is not None
+            sim.reader.join(timeout=5)
+            sim.exit_code = sim.proc.returncode
+            self._terminate(pod, sim, sim.exit_code == 0, status, stamp)
+            return
         if sim.outcome in ("succeed", "fail", "hang"):
             n = len(sim.logs)
             elapsed = t - sim.started_at
@@ -953,32 +985,82 @@ class Controllers:
                 sim.emitted = due
             if sim.outcome == "hang" or elapsed < sim.duration:
                 return
-            sim.finished = True
-            ok = sim.outcome == "succeed"
-            code = 0 if ok else sim.exit_code
-            status["phase"] = "Succeeded" if ok else "Failed"
-            reason = "PodCompleted" if ok else "PodFailed"
-            for cond in status.get("conditions") or []:
-                if cond["type"] in ("Ready", "ContainersReady", "PodReadyToStartContainers"):
-                    cond.update(status="False", lastTransitionTime=stamp)
-                    if cond["type"] != "PodReadyToStartContainers":
-                        cond["reason"] = reason
-            for cs in status.get("containerStatuses") or []:
-                started = cs.get("state", {}).get("running", {}).get("startedAt", stamp)
-                cs.update(
-                    ready=False,
-                    started=False,
-                    state={
-                        "terminated": {
-                            "exitCode": code,
-                            "reason": "Completed" if ok else "Error",
-                            "startedAt": started,
-                            "finishedAt": stamp,
-                            "containerID": cs.get("containerID", ""),
-                        }
-                    },
-                )
-            self._write_status(pod, status, "Pod")
+            self._terminate(pod, sim, sim.outcome == "succeed", status, stamp)
+
+    def _terminate(self, pod: Obj, sim: PodSim, ok: bool, status: Obj, stamp: str) -> None:
+        """The container exited: 0 (ok) or sim.exit_code."""
+        sim.finished = True
+        code = 0 if ok else sim.exit_code
+        status["phase"] = "Succeeded" if ok else "Failed"
+        reason = "PodCompleted" if ok else "PodFailed"
+        for cond in status.get("conditions") or []:
+            if cond["type"] in ("Ready", "ContainersReady", "PodReadyToStartContainers"):
+                cond.update(status="False", lastTransitionTime=stamp)
+                if cond["type"] != "PodReadyToStartContainers":
+                    cond["reason"] = reason
+        for cs in status.get("containerStatuses") or []:
+            started = cs.get("state", {}).get("running", {}).get("startedAt", stamp)
+            cs.update(
+                ready=False,
+                started=False,
+                state={
+                    "terminated": {
+                        "exitCode": code,
+                        "reason": "Completed" if ok else "Error",
+                        "startedAt": started,
+                        "finishedAt": stamp,
+                        "containerID": cs.get("containerID", ""),
+                    }
+                },
+            )
+        self._write_status(pod, status, "Pod")
+
+    def _spawn(self, pod: Obj, sim: PodSim) -> bool:
+        """Run the container's command as a local process (see KubeServer.set_job_process)."""
+        container = (pod["spec"].get("containers") or [{}])[0]
+        runner = self.server.job_processes[container.get("image", "")]
+        env = dict(runner.env)
+        ns = pod["metadata"]["namespace"]
+        for env_from in container.get("envFrom") or []:
+            ref = env_from.get("secretRef") or env_from.get("configMapRef") or {}
+            kind = "Secret" if "secretRef" in env_from else "ConfigMap"
+            obj = self.store.get(R[kind], ns, ref.get("name", "")) or {}
+            for key, value in (obj.get("data") or {}).items():
+                text = base64.b64decode(value).decode() if kind == "Secret" else value
+                env[env_from.get("prefix", "") + key] = text
+        for var in container.get("env") or []:
+            if "value" in var:
+                env[var["name"]] = var["value"]
+        argv = [*(container.get("command") or []), *(container.get("args") or [])]
+        try:
+            sim.proc = subprocess.Popen(
+                argv, cwd=runner.cwd, env=env, stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
+                errors="replace", start_new_session=True,
+            )  # fmt: skip
+        except OSError as err:
+            sim.exit_code = 128
+            self._log(pod, [f"exec {argv[:1]}: {err}"])
+            return False
+        proc = sim.proc
+
+        def read() -> None:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                self._log(pod, [line.rstrip("\n")])
+
+        sim.reader = threading.Thread(target=read, name="kube-job-process", daemon=True)
+        sim.reader.start()
+        return True
+
+    def reap_processes(self, everything: bool = False) -> None:
+        """Stop the processes of pods that are gone, as a kubelet kills deleted pods."""
+        live = {p["metadata"]["uid"] for p in self.store.list(R["Pod"])}
+        for uid, sim in self.pods.items():
+            if sim.proc is not None and sim.proc.poll() is None and (everything or uid not in live):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(sim.proc.pid, signal.SIGKILL)
+                sim.proc.wait()
 
     def _apply_probe(self, pod: Obj, sim: PodSim, status: Obj) -> None:
         result = self.server.probe_results.get(pod["metadata"]["uid"])

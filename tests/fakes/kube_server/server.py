@@ -7,12 +7,13 @@ import copy
 import functools
 import http.client
 import json
+import os
 import socket
 import ssl
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -22,7 +23,7 @@ import yaml
 
 from . import discovery, errors, protobuf, rbac
 from .api import Api, Options
-from .controllers import Controllers, JobOutcome, pod_ready
+from .controllers import Controllers, JobOutcome, JobProcess, pod_ready
 from .errors import ApiError
 from .resources import BY_KEY, RESOURCES, Resource
 from .selectors import parse_field_selector, parse_label_selector, selector_string
@@ -85,6 +86,7 @@ class KubeServer:
         self.backends: dict[str, str] = {}
         self.pod_logs: dict[str, list[str]] = {}
         self.job_outcomes: list[tuple[str | None, str | None, str | None, JobOutcome]] = []
+        self.job_processes: dict[str, JobProcess] = {}
         self.requests: list[RequestRecord] = []
         self.stopping = threading.Event()
         self.kubeconfig: Path | None = None
@@ -357,6 +359,19 @@ class KubeServer:
         with self.store.lock:
             self.job_outcomes.append(
                 (namespace, job, image, JobOutcome(outcome, list(logs), duration, exit_code))
+            )
+
+    def set_job_process(
+        self, image: str, cwd: str | Path, env: Mapping[str, str] | None = None
+    ) -> None:
+        """Job pods of `image` run their container's command (command + args) as a local
+        process in `cwd`, with `env` (default: this process's environment) plus the
+        container's `env` values and `envFrom` Secrets/ConfigMaps. Its output is the pod's
+        log as it comes; its exit code decides Succeeded/Failed. Deleting the pod kills it.
+        """
+        with self.store.lock:
+            self.job_processes[image] = JobProcess(
+                str(cwd), dict(os.environ if env is None else env)
             )
 
     def job_outcome_for(self, namespace: str, job: str, images: list[str]) -> JobOutcome:
@@ -679,6 +694,8 @@ class _Handler(BaseHTTPRequestHandler):
             kube.restrict(*args.get("roles", []), user=args.get("user", "modelship-ci"))
         elif action == "unrestrict":
             kube.unrestrict()
+        elif action == "set-job-process":
+            kube.set_job_process(args["image"], args["cwd"], args.get("env"))
         elif action == "set-job-outcome":
             kube.set_job_outcome(**args)
         elif action == "get":
