@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,8 @@ def fetch(uri: str, dest: Path, tracking_uri: str, registry_uri: str | None = No
     """
     ref = tracking.parse_model_uri(uri)
     client = tracking.client(tracking_uri, registry_uri)  # also bounds MLflow's retries
+    # A progress bar redrawn on stderr is noise in a CI log.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow
     from mlflow.exceptions import MlflowException
 
