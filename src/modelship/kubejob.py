@@ -86,6 +86,13 @@ class JobPlan:
     def from_inputs(cls, ctx: StageContext, tracking_uri: str, metrics_files: list[Any]) -> JobPlan:
         from modelship.ci.inputs import parse_key_values
 
+        import importlib.util
+
+        if importlib.util.find_spec("kubernetes") is None:
+            raise UsageError(
+                "backend kubernetes needs the Kubernetes client, which is not installed",
+                "install the kube extra: pip install 'modelship[mlflow,kube]'",
+            )
         image = ctx.inputs.optional("image")
         if not image:
             raise UsageError(
@@ -214,15 +221,8 @@ class JobPlan:
         env: Mapping[str, str],
         tags: Mapping[str, str],
     ) -> JobCompleted:
-        try:
-            from modelship.kube import config as kube_config
-            from modelship.kube.api import Kube, KubeError, KubeUnreachable
-        except ImportError as err:  # the kubernetes client is missing
-            _finish_run(ctx, store, run_id, "FAILED")
-            raise UsageError(
-                f"backend kubernetes needs the Kubernetes client ({err.name} is not installed)",
-                "install modelship[kube] (pip install 'modelship[mlflow,kube]')",
-            ) from None
+        from modelship.kube import config as kube_config
+        from modelship.kube.api import Kube, KubeError, KubeUnreachable
 
         command = pod_command(argv)
         name = f"modelship-train-{run_id}"[:63]

@@ -27,7 +27,7 @@ STAGE = Stage(
         "streamed live, and publish the run, the logged model's URI and the final metrics."
     ),
     run="modelship.stages.train:run",
-    extras=("mlflow",),
+    extras=("mlflow", "kube"),
     gitlab_stage="build",
     inputs=(
         Input(
@@ -87,6 +87,73 @@ STAGE = Stage(
             type="number",
             default="",
         ),
+        # The kubernetes backend (modelship.kubejob; docs/training-at-scale.md).
+        Input(
+            "backend",
+            "Where the training runs: `local` (this job) or `kubernetes` (a Job in a cluster; "
+            "needs `image`).",
+            default="local",
+            options=("local", "kubernetes"),
+        ),
+        Input(
+            "image",
+            "Training image of the Kubernetes Job, with the project and its requirements, "
+            "e.g. `ghcr.io/acme/churn-train:1.4.0`; required with backend kubernetes.",
+            default="",
+        ),
+        Input(
+            "namespace",
+            "Kubernetes namespace of the Job, e.g. `ml-training`; default: the kubeconfig "
+            "context's.",
+            default="",
+        ),
+        Input(
+            "kubeconfig",
+            "Kubeconfig: a path, or its content (YAML or base64). A secret; default `$KUBECONFIG`.",
+            default=None,
+            secret=True,
+        ),
+        Input(
+            "kube-context", "Kubeconfig context to use (default: its current context).", default=""
+        ),
+        Input(
+            "resources",
+            "Container resources as `key=value` lines, request and limit alike, e.g. "
+            "`nvidia.com/gpu=1`, `memory=16Gi`; `requests.cpu=2` or `limits.cpu=4` for one side.",
+            default="",
+        ),
+        Input(
+            "node-selector",
+            "Node labels as `key=value` lines, e.g. `cloud.google.com/gke-accelerator=nvidia-l4`.",
+            default="",
+        ),
+        Input(
+            "tolerations",
+            "Tolerations as `key[=value][:Effect]` lines, e.g. `nvidia.com/gpu:NoSchedule`, "
+            "or a YAML list.",
+            default="",
+        ),
+        Input("service-account", "Service account of the Job's pod, e.g. `trainer`.", default=""),
+        Input(
+            "env-from-secret",
+            "Secrets whose keys become the pod's environment (lines or commas), e.g. "
+            "`mlflow-credentials`.",
+            type="list",
+            default="",
+        ),
+        Input(
+            "backoff-limit",
+            "Retries of a failed training pod (`backoffLimit`), e.g. `2`.",
+            type="number",
+            default="0",
+        ),
+        Input(
+            "active-deadline",
+            "Longest the Job may run, pending time included (`activeDeadlineSeconds`), "
+            "e.g. `6h`; empty for none.",
+            default="",
+            pattern=r"[0-9]+(\.[0-9]+)?(ms|s|m|h)?",
+        ),
     ),
     outputs=(
         Output("run-id", "MLflow run id, e.g. `0a1b2c...`."),
@@ -128,6 +195,11 @@ def run(ctx: StageContext) -> Result:
     for secret in tracking.uri_secrets(uri, ctx.env):
         ctx.log.mask(secret)
     shown_uri = tracking.redact_uri(uri)
+    job = None
+    if ctx.inputs.text("backend") == "kubernetes":
+        from modelship.kubejob import JobPlan
+
+        job = JobPlan.from_inputs(ctx, uri, plan.metrics_files)  # exit 2 before the run opens
     experiment = ctx.inputs.optional("experiment") or ctx.platform.repository_name
     data_version = _data_version(ctx)
     sha, branch = _git(ctx)
@@ -166,11 +238,15 @@ def run(ctx: StageContext) -> Result:
         plan.argv.extend(["--run-id", run_id])
     env.pop("MLFLOW_EXPERIMENT_ID", None)  # would contradict the run's experiment
 
-    completed = _run_training(ctx, store, run_id, plan, env)
+    completed = (
+        job.run(ctx, store, run_id, plan.argv, env, tags)
+        if job
+        else _run_training(ctx, store, run_id, plan, env)
+    )
     _log_params(ctx, store, run_id, plan.params)
     if completed.returncode != 0 or completed.timed_out:
         store.finish(run_id, "FAILED")
-        why = (
+        why = getattr(completed, "reason", "") or (
             f"training timed out after {ctx.inputs.number('timeout'):g}s"
             if completed.timed_out
             else f"training failed with exit code {completed.returncode}"
