@@ -84,9 +84,9 @@ class JobPlan:
 
     @classmethod
     def from_inputs(cls, ctx: StageContext, tracking_uri: str, metrics_files: list[Any]) -> JobPlan:
-        from modelship.ci.inputs import parse_key_values
-
         import importlib.util
+
+        from modelship.ci.inputs import parse_key_values
 
         if importlib.util.find_spec("kubernetes") is None:
             raise UsageError(
