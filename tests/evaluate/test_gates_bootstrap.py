@@ -178,14 +178,14 @@ def test_vectorised_intervals_agree_with_the_scikit_learn_loop() -> None:
     fast = bootstrap.paired_classification(
         y, a, b, 2, bootstrap.CLASSIFICATION_METRICS, resamples=2000, seed=7
     )
-    slow = _loop_intervals(y, a, b, 400)
+    slow = _loop_intervals(y, a, b, 300)
     for name, (low, high) in slow.items():
         ours = np.quantile(fast[name].delta, [0.025, 0.975])
         width = high - low
-        # Same interval within Monte-Carlo error: with 400 loop resamples an end
-        # of the interval has a standard error of about 3.5% of its width.
-        assert abs(ours[0] - low) < 0.15 * width, name
-        assert abs(ours[1] - high) < 0.15 * width, name
+        # Same interval within Monte-Carlo error: with 300 loop resamples an end
+        # of the interval has a standard error of about 4% of its width.
+        assert abs(ours[0] - low) < 0.18 * width, name
+        assert abs(ours[1] - high) < 0.18 * width, name
 
 
 def test_chunking_bounds_memory_without_changing_results() -> None:
