@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -122,8 +123,10 @@ def comment_body(
         "no-champion": "🆕 **no champion** yet: absolute gates passed",
         "reject": "❌ **reject**: the candidate failed a gate",
     }[decision if passed or decision == "reject" else "reject"]
+    # Registered model names are [A-Za-z0-9._-]; anything else cannot reach a code span.
+    shown = re.sub(r"[^A-Za-z0-9._-]", "-", model_name)
     parts = [
-        f"### modelship evaluate: `{md_escape(model_name)}`",
+        f"### modelship evaluate: `{shown}`",
         verdict,
         markdown_table(rows, confidence),
     ]
