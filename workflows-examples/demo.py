@@ -1,0 +1,480 @@
+"""Run the example ML pipeline end to end on this machine.
+
+    python workflows-examples/demo.py github     # the GitHub workflow, with act
+    python workflows-examples/demo.py gitlab     # the GitLab pipeline, with gitlab-ci-local
+
+What it does:
+
+1. makes a throwaway copy of `workflows-examples/project` as a git repository,
+   with the data generated once and pushed to a DVC remote in a local folder;
+2. puts the pipeline in it (`.github/workflows/ml-pipeline.yml`, or
+   `.gitlab-ci.yml` with modelship's templates beside it);
+3. runs the pipeline as a push to `main`, on embedded defaults: MLflow on a
+   SQLite store in a folder outside the repository, deploy target `local` (the
+   MLflow scoring server on this machine), and the image build stopping after
+   writing its build context (no image registry is reachable here);
+4. prints the evaluation decision, the champion version, the endpoint's answer
+   to the smoke payload, and where the reports are.
+
+Run it again with `--workdir` pointing at the same folder to train a second
+candidate against the champion; add `--worse` to make that candidate
+deliberately worse (`train.model: dummy` in params.yaml) and see it rejected.
+
+Needs: git, python3, and `act` (GitHub) or `gitlab-ci-local` (GitLab): `make dev`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+EXAMPLE = HERE / "project"
+MODEL_NAME = "breast-cancer"
+STAGE_TEMPLATES = (
+    "context",
+    "test",
+    "data",
+    "train",
+    "evaluate",
+    "register",
+    "build",
+    "deploy",
+    "promote",
+)
+# Variables of the machine's own CI that would make a runner think it is inside a job.
+_LEAKY = ("GITHUB_", "GITLAB_", "CI_", "INPUT_", "MODELSHIP_", "RUNNER_", "MLFLOW_", "DVC_")
+
+
+@dataclass
+class Demo:
+    """The folders of one demo: everything lives under `workdir`."""
+
+    workdir: Path
+    platform: str
+    worse: bool = False
+    quiet: bool = False
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def project(self) -> Path:
+        return self.workdir / "project"
+
+    @property
+    def remote(self) -> Path:
+        return self.workdir / "dvc-remote"
+
+    @property
+    def store(self) -> Path:
+        return self.workdir / "mlflow"
+
+    @property
+    def tracking_uri(self) -> str:
+        return f"sqlite:///{self.store / 'mlflow.db'}"
+
+    @property
+    def reports(self) -> Path:
+        return self.workdir / "reports"
+
+    @property
+    def checkout(self) -> Path:
+        return self.workdir / "modelship"
+
+    @property
+    def log(self) -> Path:
+        return self.workdir / f"{self.platform}.log"
+
+
+# -- preparing ---------------------------------------------------------------------
+
+
+def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_LEAKY)}
+    for name in ("CI", "VIRTUAL_ENV"):
+        env.pop(name, None)
+    env.update(extra or {})
+    return env
+
+
+def run(argv: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None) -> str:
+    done = subprocess.run(
+        list(argv),
+        cwd=cwd,
+        env=dict(env or clean_env()),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"demo: {' '.join(argv)} failed:\n{done.stdout}{done.stderr}")
+    return done.stdout
+
+
+def git(cwd: Path, *args: str) -> str:
+    identity = ["-c", "user.email=demo@modelship.invalid", "-c", "user.name=modelship demo"]
+    return run(["git", *identity, *args], cwd)
+
+
+def python_env() -> dict[str, str]:
+    """This Python (which has DVC, MLflow and scikit-learn) first on PATH."""
+    bin_dir = str(Path(sys.executable).parent)
+    return clean_env({"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"})
+
+
+def export_checkout(target: Path) -> Path:
+    """modelship as a runner fetches it: the files git knows, no venv or caches."""
+    if target.exists():
+        shutil.rmtree(target)
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\0")
+    for raw in filter(None, listed):
+        source = REPO / raw.decode()
+        if source.is_file():
+            destination = target / raw.decode()
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination)
+    return target
+
+
+def pipeline_files(platform: str) -> dict[str, Path]:
+    """Repository path -> source file of the pipeline definition."""
+    if platform == "github":
+        folder = HERE / "github"
+        return {f".github/workflows/{p.name}": p for p in sorted(folder.glob("*.yml"))}
+    files = {".gitlab-ci.yml": HERE / "gitlab" / ".gitlab-ci.yml"}
+    for name in (*STAGE_TEMPLATES, "pipeline"):
+        files[f"gitlab-templates/{name}.yml"] = REPO / "gitlab-templates" / f"{name}.yml"
+    return files
+
+
+def prepare_project(demo: Demo) -> None:
+    """The example project as a fresh git repository whose data is on a DVC remote."""
+    root = demo.project
+    shutil.copytree(
+        EXAMPLE,
+        root,
+        ignore=shutil.ignore_patterns(
+            "__pycache__", "mlruns*", ".modelship", "modelship-reports", "metrics.json", "*.csv"
+        ),
+    )
+    for target, source in pipeline_files(demo.platform).items():
+        (root / target).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, root / target)
+    git(root, "init", "-q", "-b", "main")
+    env = python_env()
+    dvc = [sys.executable, "-m", "dvc"]
+    run([*dvc, "remote", "add", "-d", "storage", str(demo.remote)], root, env)
+    run([*dvc, "repro", "prepare"], root, env)
+    run([*dvc, "push", "-q"], root, env)
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "Example ML project with its pipeline")
+
+
+def refresh_pipeline(demo: Demo) -> None:
+    """A later run: the current pipeline files, committed (no-op when unchanged)."""
+    for target, source in pipeline_files(demo.platform).items():
+        (demo.project / target).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, demo.project / target)
+    git(demo.project, "add", "-A")
+    if git(demo.project, "status", "--porcelain").strip():
+        git(demo.project, "commit", "-q", "-m", "Pipeline update")
+
+
+def set_model(demo: Demo, model: str) -> None:
+    """The params.yaml knob that chooses the model; committed like a developer would."""
+    params = demo.project / "params.yaml"
+    text = params.read_text(encoding="utf-8")
+    changed = re.sub(r"(?m)^(  model:) .*$", rf"\1 {model}", text)
+    if changed != text:
+        params.write_text(changed, encoding="utf-8")
+        git(demo.project, "commit", "-q", "-am", f"train.model: {model}")
+
+
+def prepare_store(demo: Demo) -> None:
+    """The MLflow SQLite store, with the experiment's artifacts beside it.
+
+    Each CI job works in a fresh copy of the repository that is removed when
+    the job ends, so the artifacts must not land in the job's folder (MLflow's
+    default for a SQLite store is `./mlruns`)."""
+    demo.store.mkdir(parents=True, exist_ok=True)
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    mlflow.set_tracking_uri(demo.tracking_uri)
+    client = MlflowClient(demo.tracking_uri)
+    if client.get_experiment_by_name(MODEL_NAME) is None:
+        client.create_experiment(MODEL_NAME, artifact_location=(demo.store / "artifacts").as_uri())
+
+
+def prepare(demo: Demo) -> None:
+    demo.workdir.mkdir(parents=True, exist_ok=True)
+    if (demo.project / ".git").is_dir():
+        refresh_pipeline(demo)
+    else:
+        prepare_project(demo)
+    set_model(demo, "dummy" if demo.worse else "logistic_regression")
+    prepare_store(demo)
+    export_checkout(demo.checkout)
+    if demo.reports.exists():
+        shutil.rmtree(demo.reports)
+    demo.reports.mkdir(parents=True)
+
+
+# -- running -----------------------------------------------------------------------
+
+
+def settings(demo: Demo) -> dict[str, str]:
+    """The embedded defaults: repository variables (GitHub) or CI/CD variables (GitLab)."""
+    return {
+        "MLFLOW_TRACKING_URI": demo.tracking_uri,
+        "DEPLOY_TARGET": "local",
+        "BUILD_CONTEXT_ONLY": "true",
+        "REPORTS_DIR": str(demo.reports),
+    }
+
+
+def tool(name: str) -> str:
+    candidates = [
+        Path(sys.executable).with_name(name),
+        REPO / ".tools" / "node_modules" / ".bin" / name,
+    ]
+    for candidate in candidates:
+        if candidate.exists():
+            return str(candidate)
+    found = shutil.which(name)
+    if not found:
+        raise SystemExit(f"demo: {name} is not installed; run `make dev` first")
+    return found
+
+
+def act_argv(demo: Demo) -> list[str]:
+    argv = [
+        tool("act"),
+        "push",
+        "-W",
+        ".github/workflows/ml-pipeline.yml",
+        "-P",
+        "ubuntu-latest=-self-hosted",
+        "--local-repository",
+        f"modelship/modelship@v1={demo.checkout}",
+        "--env",
+        f"MODELSHIP_VENV={demo.workdir / 'action-venv'}",
+    ]
+    for key, value in settings(demo).items():
+        argv += ["--var", f"{key}={value}"]
+    return argv
+
+
+def gitlab_python(demo: Demo) -> Path:
+    """The jobs' Python (the shell executor has no job image): a venv with modelship
+    and the project's requirements, so the templates' `pip install` finds them there."""
+    venv = demo.workdir / "gitlab-python"
+    python = venv / "bin" / "python"
+    if not python.exists():
+        run([sys.executable, "-m", "venv", str(venv)], demo.workdir, clean_env())
+    requirement = f"{demo.checkout}[all]"
+    uv = shutil.which("uv")
+    installer = (
+        [uv, "pip", "install", "--quiet", "--python", str(python)]
+        if uv
+        else [str(python), "-m", "pip", "install", "--quiet"]
+    )
+    run([*installer, requirement, "-r", str(demo.project / "requirements.txt")], demo.workdir)
+    return venv / "bin"
+
+
+def gitlab_argv(demo: Demo) -> list[str]:
+    argv = [tool("gitlab-ci-local"), "--force-shell-executor"]
+    for key, value in settings(demo).items():
+        argv += ["--variable", f"{key}={value}"]
+    return argv
+
+
+def execute(demo: Demo) -> int:
+    if demo.platform == "github":
+        argv, env = act_argv(demo), clean_env(demo.extra_env)
+    else:
+        bin_dir = gitlab_python(demo)
+        argv = gitlab_argv(demo)
+        env = clean_env({"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"})
+        env.update(demo.extra_env)
+    say(demo, f"running: {' '.join(argv[:2])} ... in {demo.project}")
+    with demo.log.open("w", encoding="utf-8") as log:
+        proc = subprocess.Popen(
+            argv,
+            cwd=demo.project,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            log.write(line)
+            if not demo.quiet:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+        return proc.wait()
+
+
+# -- the result --------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    returncode: int
+    decision: str
+    passed: str
+    metrics: dict[str, float]
+    champion_metrics: dict[str, float]
+    champion: str
+    answer: str
+    image: str
+    reports: Path
+    log: Path
+
+    def text(self) -> str:
+        def show(metrics: Mapping[str, float]) -> str:
+            keys = ("accuracy", "f1", "roc_auc")
+            return ", ".join(f"{k} {metrics[k]:.3f}" for k in keys if k in metrics) or "-"
+
+        lines = [
+            "",
+            "== modelship demo: result",
+            f"pipeline:        {'succeeded' if self.returncode == 0 else 'failed'}"
+            + ("" if self.returncode == 0 else " (a rejected candidate stops the pipeline)"),
+            f"decision:        {self.decision or '-'} (candidate: {show(self.metrics)};"
+            f" champion before: {show(self.champion_metrics)})",
+            f"champion:        {MODEL_NAME} version {self.champion or '(none)'}",
+            f"endpoint answer: {self.answer or '(not deployed in this run)'}",
+            f"image:           {self.image}",
+            f"reports:         {self.reports}",
+            f"full log:        {self.log}",
+        ]
+        return "\n".join(lines)
+
+
+def _read_json(path: Path) -> dict[str, str]:
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def _metrics(text: str) -> dict[str, float]:
+    try:
+        loaded = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return {str(k): float(v) for k, v in loaded.items() if isinstance(v, int | float)}
+
+
+def stage_outputs(demo: Demo, job: str, stage: str) -> dict[str, str]:
+    """A stage's outputs as the pipeline left them (`.modelship/outputs/<stage>.json`)."""
+    if demo.platform == "github":
+        return _read_json(demo.reports / job / f"{stage}.json")
+    return _read_json(demo.project / ".modelship" / "outputs" / f"{stage}.json")
+
+
+def champion_version(demo: Demo) -> str:
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(demo.tracking_uri)
+    try:
+        return str(client.get_model_version_by_alias(MODEL_NAME, "champion").version)
+    except MlflowException:
+        return ""
+
+
+def smoke_answer(demo: Demo) -> str:
+    if demo.platform == "github":
+        path = demo.reports / "production" / "smoke-answer.json"
+    else:
+        path = demo.project / "modelship-reports" / "smoke-answer.json"
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError:
+        return ""
+
+
+def outcome(demo: Demo, returncode: int) -> Outcome:
+    evaluate = stage_outputs(demo, "evaluate", "evaluate")
+    build = stage_outputs(demo, "build", "build")
+    if build.get("image-ref"):
+        image = build["image-ref"]
+    elif build:
+        context = "modelship-reports/image-context"
+        where = (
+            demo.reports / "build" / "image-context"
+            if demo.platform == "github"
+            else (demo.project / context)
+        )
+        image = f"not built (no registry here); build context of {build.get('image')} in {where}"
+    else:
+        image = "(not built in this run)"
+    reports = demo.reports if demo.platform == "github" else demo.project / "modelship-reports"
+    return Outcome(
+        returncode=returncode,
+        decision=evaluate.get("decision", ""),
+        passed=evaluate.get("passed", ""),
+        metrics=_metrics(evaluate.get("metrics", "")),
+        champion_metrics=_metrics(evaluate.get("champion-metrics", "")),
+        champion=champion_version(demo),
+        answer=smoke_answer(demo),
+        image=image,
+        reports=reports,
+        log=demo.log,
+    )
+
+
+def say(demo: Demo, text: str) -> None:
+    if not demo.quiet:
+        print(f"demo: {text}", flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("platform", choices=("github", "gitlab"))
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        help="folder for the project, DVC remote and MLflow store (default: a new temporary one); "
+        "reuse it to run against the champion of an earlier run",
+    )
+    parser.add_argument(
+        "--worse", action="store_true", help="train a deliberately worse model (train.model=dummy)"
+    )
+    parser.add_argument("--quiet", action="store_true", help="print only the result")
+    args = parser.parse_args(argv)
+    workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="modelship-demo-"))).resolve()
+    demo = Demo(workdir, args.platform, worse=args.worse, quiet=args.quiet)
+    started = time.monotonic()
+    say(demo, f"preparing the example project in {demo.project}")
+    prepare(demo)
+    code = execute(demo)
+    result = outcome(demo, code)
+    print(result.text())
+    print(f"took:            {time.monotonic() - started:.0f}s")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
