@@ -12,6 +12,18 @@ to a throwaway MLflow store, then runs `modelship build` three times:
 3. a retrained model with the same requirements: only the model layer and
    the labels are new, because dependencies are installed in a layer before
    the model is copied.
+
+Measured on the 2-core development machine (Buildah 1.28, overlay storage,
+PyPI over the network, other jobs running):
+
+    build                                  seconds  vs first
+    first (cold layer cache)                 288.5      1.0x
+    rebuild, same model                        4.0     72.7x
+    retrained model, same requirements         4.4     66.3x
+
+With the `vfs` driver a fully cached rebuild took 10.5 minutes here: vfs
+copies the whole 1 GB root filesystem for the one step that is not cached
+(the labels); set `MODELSHIP_TEST_STORAGE_DRIVER=vfs` to measure it.
 """
 
 from __future__ import annotations
@@ -64,7 +76,7 @@ def build(model_uri: str, tag: str, env: dict[str, str], workspace: Path, builde
         sys.stderr.write(err.getvalue()[-4000:])
         raise SystemExit(f"build {tag} failed with exit {code}")
     cached = err.getvalue().count("Using cache")
-    print(f"  {tag}: {took:7.1f}s  ({cached} cached steps)", flush=True)
+    print(f"  {tag:<10}{took:8.1f}s  ({cached} cached steps)", flush=True)
     json.loads(out.getvalue().strip().splitlines()[-1])
     return took
 
