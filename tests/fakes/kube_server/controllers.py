@@ -969,6 +969,8 @@ class Controllers:
                 return
             assert sim.reader is not None
             sim.reader.join(timeout=5)
+            if sim.proc.stdout is not None:
+                sim.proc.stdout.close()
             sim.exit_code = sim.proc.returncode
             self._terminate(pod, sim, sim.exit_code == 0, status, stamp)
             return
@@ -1061,6 +1063,10 @@ class Controllers:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(sim.proc.pid, signal.SIGKILL)
                 sim.proc.wait()
+                if sim.reader is not None:
+                    sim.reader.join(timeout=5)
+                if sim.proc.stdout is not None:
+                    sim.proc.stdout.close()
 
     def _apply_probe(self, pod: Obj, sim: PodSim, status: Obj) -> None:
         result = self.server.probe_results.get(pod["metadata"]["uid"])
