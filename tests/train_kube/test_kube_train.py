@@ -42,7 +42,7 @@ def kube_args(kube: KubeServer, server: MlflowServer, *more: str) -> list[str]:
 
 
 def run_id_of(stderr: str) -> str:
-    return stderr.split("MLflow run ", 1)[1].split()[0]
+    return stderr.split("MLflow run ", 1)[1].split(maxsplit=1)[0]
 
 
 def jobs(kube: KubeServer, namespace: str = "default") -> list[dict[str, Any]]:
@@ -163,7 +163,8 @@ def test_training_in_a_job_gives_the_outputs_of_a_local_run(
             kube, "-n", "ml-training", "get", "jobs", "-o", "name"
         )
         logs = kubectl(kube, "-n", "ml-training", "logs", f"job/{name}")
-        assert "epoch 1 loss=0.9" in logs and "epoch 2 loss=0.4" in logs
+        assert "epoch 1 loss=0.9" in logs
+        assert "epoch 2 loss=0.4" in logs
 
 
 def test_backoff_limit_reached_fails_the_run_with_the_reason_and_last_lines(
@@ -198,7 +199,8 @@ def test_deadline_exceeded_fails_the_run(
     assert "DeadlineExceeded" in done.stderr
     assert get_run(mlflow_tracking, done.outputs["run-id"])["info"]["status"] == "FAILED"
     summary = report(workspace)
-    assert "DeadlineExceeded" in summary and "epoch 2" in summary
+    assert "DeadlineExceeded" in summary
+    assert "epoch 2" in summary
     # The deadline's pod is gone: nothing keeps running.
     kube.wait_for(
         lambda: not [p for p in kube.list("pods") if p["metadata"]["labels"].get("job-name")],
