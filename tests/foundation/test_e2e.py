@@ -164,8 +164,9 @@ check:
 
 
 def test_outputs_hand_over_between_jobs_with_gitlab_ci_local(
-    tmp_path: Path, modelship_checkout: Path, gitlab_python: Path
+    tmp_path: Path, modelship_checkout: Path, gitlab_python_pip: Path
 ) -> None:
+    gitlab_python = gitlab_python_pip
     templates = modelship_checkout / "gitlab-templates"
     project = init_project(
         tmp_path / "gl-repo",

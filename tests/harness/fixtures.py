@@ -25,7 +25,35 @@ def action_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def gitlab_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A plain virtualenv standing in for the job image's Python (bin folder)."""
+    """A virtualenv standing in for the job image's Python (its bin folder).
+
+    It carries uv, as a job image may, so the templates' install step takes
+    the uv path: installing the mlflow extra with pip in every job would cost
+    minutes per test on this machine. The pip path is what the image default
+    takes; `tests/foundation/test_e2e.py` runs it with pip.
+    """
     venv = tmp_path_factory.mktemp("gitlab-python") / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "uv",
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            str(venv / "bin" / "python"),
+            "uv",
+        ],
+        check=True,
+    )
+    return venv / "bin"
+
+
+@pytest.fixture(scope="session")
+def gitlab_python_pip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A virtualenv without uv: the templates install modelship with pip."""
+    venv = tmp_path_factory.mktemp("gitlab-python-pip") / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     return venv / "bin"
