@@ -447,7 +447,10 @@ class JobWatcher:
             for line in self._lines(path, query, read_timeout=24 * 3600):
                 self.events.put(("log", (pod, line)))
         except Exception as err:  # a pod deleted meanwhile; the Job's status still decides
-            self.events.put(("log-error", (pod, str(err)[:200])))
+            text = str(err)[:200]
+            if getattr(err, "status", None) == 403:
+                text += " (the Role needs get on pods/log: docs/training-at-scale.md)"
+            self.events.put(("log-error", (pod, text)))
         finally:
             self.events.put(("log-end", pod))
 
@@ -477,7 +480,7 @@ class JobWatcher:
             elif kind == "log-end":
                 self.followers -= 1
             elif kind == "log-error":
-                note(f"log of pod {payload[0]}: {payload[1]}")
+                note(f"cannot follow the log of pod {payload[0]}: {payload[1]}")
             elif kind == "error":
                 raise payload
             elif kind == "pods":

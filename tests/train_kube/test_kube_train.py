@@ -302,3 +302,42 @@ def test_bad_kubernetes_inputs_exit_2_before_any_run_or_job(
     assert message in done.stderr
     assert "MLflow run " not in done.stderr
     assert not jobs(kube)
+
+
+def documented_role() -> dict[str, Any]:
+    import yaml
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "training-at-scale.md").read_text()
+    block = text.split("## The Role the Job needs", 1)[1].split("```yaml", 1)[1].split("```")[0]
+    role: dict[str, Any] = next(d for d in yaml.safe_load_all(block) if d["kind"] == "Role")
+    return role
+
+
+def test_the_documented_role_is_enough(
+    kube: KubeServer, mlflow_tracking: MlflowServer, workspace: Path
+) -> None:
+    role = documented_role()
+    role["metadata"]["namespace"] = "default"
+    kube.restrict(role)
+    # Create, watch, follow the log: the training logs no model, a gate failure, not a 403.
+    kube.set_job_outcome("succeed", image=IMAGE, logs=["trained"], duration=0.1)
+    done = run_cli(kube_args(kube, mlflow_tracking), workspace)
+    assert done.code == 1, done.stderr
+    assert "logged no model" in done.stderr
+    assert "trained" in done.stderr
+    assert "refused" not in done.stderr
+    # Delete (a stuck image pull deletes the Job).
+    kube.mark_image_broken("registry.local/other:1")
+    args = kube_args(kube, mlflow_tracking)
+    args[args.index("--image") + 1] = "registry.local/other:1"
+    done = run_cli(args, workspace)
+    assert done.code == 1, done.stderr
+    assert "cannot be pulled" in done.stderr
+    assert "deleted Job" in done.stderr
+    # Without the Role's pods/log rule the stage says which permission is missing.
+    role["rules"] = [r for r in role["rules"] if r["resources"] != ["pods/log"]]
+    kube.restrict(role)
+    done = run_cli(kube_args(kube, mlflow_tracking, "--timeout", "20"), workspace)
+    assert done.code == 1
+    assert "cannot follow the log of pod" in done.stderr
+    assert "the Role needs get on pods/log" in done.stderr
