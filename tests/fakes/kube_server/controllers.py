@@ -202,16 +202,21 @@ class Controllers:
     def reconcile(self) -> None:
         self.garbage_collect()
         self.reap_processes()
-        for dep in self.store.list(R["Deployment"]):
-            self.sync_deployment(dep)
-        for rs in self.store.list(R["ReplicaSet"]):
-            self.sync_replicaset(rs)
-        for job in self.store.list(R["Job"]):
-            self.sync_job(job)
-        for pod in self.store.list(R["Pod"]):
-            self.sync_pod(pod)
-        for hpa in self.store.list(R["HorizontalPodAutoscaler"]):
-            self.sync_hpa(hpa)
+        for kind, sync in (
+            ("Deployment", self.sync_deployment),
+            ("ReplicaSet", self.sync_replicaset),
+            ("Job", self.sync_job),
+            ("Pod", self.sync_pod),
+            ("HorizontalPodAutoscaler", self.sync_hpa),
+        ):
+            for obj in self.store.list(R[kind]):
+                try:
+                    sync(obj)
+                except errors.ApiError as err:
+                    # what a real controller logs and requeues: a namespace being
+                    # terminated, an object deleted or changed under it
+                    if err.reason not in ("Forbidden", "NotFound", "AlreadyExists", "Conflict"):
+                        raise
         self.sync_endpoints()
 
     # -- events ------------------------------------------------------------------------------
