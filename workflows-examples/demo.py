@@ -158,7 +158,9 @@ def pipeline_files(platform: str) -> dict[str, Path]:
         return {f".github/workflows/{p.name}": p for p in sorted(folder.glob("*.yml"))}
     files = {".gitlab-ci.yml": HERE / "gitlab" / ".gitlab-ci.yml"}
     for name in (*STAGE_TEMPLATES, "pipeline"):
-        files[f"gitlab-templates/{name}.yml"] = REPO / "gitlab-templates" / f"{name}.yml"
+        source = REPO / "gitlab-templates" / f"{name}.yml"
+        if source.exists():
+            files[f"gitlab-templates/{name}.yml"] = source
     return files
 
 
@@ -221,7 +223,8 @@ def prepare_store(demo: Demo) -> None:
         client.create_experiment(MODEL_NAME, artifact_location=(demo.store / "artifacts").as_uri())
 
 
-def prepare(demo: Demo) -> None:
+def prepare(demo: Demo, checkout: bool = True) -> None:
+    """Project, store and reports folder; `checkout`: also export modelship for the runner."""
     demo.workdir.mkdir(parents=True, exist_ok=True)
     if (demo.project / ".git").is_dir():
         refresh_pipeline(demo)
@@ -229,7 +232,8 @@ def prepare(demo: Demo) -> None:
         prepare_project(demo)
     set_model(demo, "dummy" if demo.worse else "logistic_regression")
     prepare_store(demo)
-    export_checkout(demo.checkout)
+    if checkout:
+        export_checkout(demo.checkout)
     if demo.reports.exists():
         shutil.rmtree(demo.reports)
     demo.reports.mkdir(parents=True)
@@ -244,6 +248,7 @@ def settings(demo: Demo) -> dict[str, str]:
         "MLFLOW_TRACKING_URI": demo.tracking_uri,
         "DEPLOY_TARGET": "local",
         "BUILD_CONTEXT_ONLY": "true",
+        "IMAGE_NAME": f"localhost/modelship-demo/{MODEL_NAME}",
         "REPORTS_DIR": str(demo.reports),
     }
 
@@ -280,14 +285,14 @@ def act_argv(demo: Demo) -> list[str]:
     return argv
 
 
-def gitlab_python(demo: Demo) -> Path:
+def gitlab_python(demo: Demo, venv: Path | None = None, checkout: Path | None = None) -> Path:
     """The jobs' Python (the shell executor has no job image): a venv with modelship
     and the project's requirements, so the templates' `pip install` finds them there."""
-    venv = demo.workdir / "gitlab-python"
+    venv = venv or demo.workdir / "gitlab-python"
     python = venv / "bin" / "python"
     if not python.exists():
         run([sys.executable, "-m", "venv", str(venv)], demo.workdir, clean_env())
-    requirement = f"{demo.checkout}[all]"
+    requirement = f"{checkout or demo.checkout}[all]"
     uv = shutil.which("uv")
     installer = (
         [uv, "pip", "install", "--quiet", "--python", str(python)]
@@ -295,6 +300,8 @@ def gitlab_python(demo: Demo) -> Path:
         else [str(python), "-m", "pip", "install", "--quiet"]
     )
     run([*installer, requirement, "-r", str(demo.project / "requirements.txt")], demo.workdir)
+    if not (venv / "bin" / "python3").exists():
+        raise SystemExit(f"demo: {venv} has no python3; remove it and run again")
     return venv / "bin"
 
 
@@ -311,7 +318,17 @@ def execute(demo: Demo) -> int:
     else:
         bin_dir = gitlab_python(demo)
         argv = gitlab_argv(demo)
-        env = clean_env({"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"})
+        env = clean_env(
+            {
+                "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+                # Everything the jobs install is already in the venv: never reach for
+                # an index (PyPI's `modelship` is another project), never install
+                # outside a virtual environment.
+                "PIP_NO_INDEX": "1",
+                "PIP_REQUIRE_VIRTUALENV": "1",
+                "UV_NO_INDEX": "1",
+            }
+        )
         env.update(demo.extra_env)
     say(demo, f"running: {' '.join(argv[:2])} ... in {demo.project}")
     with demo.log.open("w", encoding="utf-8") as log:

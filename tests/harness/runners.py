@@ -46,6 +46,7 @@ def run_act(
     secrets: Mapping[str, str] | None = None,
     venv: Path | None = None,
     timeout: float = 900,
+    variables: Mapping[str, str] | None = None,
 ) -> Run:
     """`act` as the issue prescribes: self-hosted platform, modelship@v1 from `checkout`."""
     argv = [
@@ -66,6 +67,8 @@ def run_act(
         argv += ["-e", str(event_file)]
     for key, value in (env or {}).items():
         argv += ["--env", f"{key}={value}"]
+    for key, value in (variables or {}).items():
+        argv += ["--var", f"{key}={value}"]  # the `vars` context (repository variables)
     if venv is not None:
         # One environment for every job of the test session: installed by the
         # first job through the same script a real runner uses, reused after.
