@@ -229,3 +229,50 @@ def test_subprocess_server_with_remote_controls(tmp_path: Path) -> None:
         reason = waiting[0]["status"]["containerStatuses"][0]["state"]["waiting"]["reason"]
         assert reason == "ImagePullBackOff"
         assert remote.get("deployments", "model")["metadata"]["name"] == "model"
+
+
+def test_every_kind_decodes_with_the_typed_client(k8s: Any, kube: KubeServer) -> None:
+    """The pydantic-based client refuses responses that lack required fields: list all states."""
+    from kubernetes import client
+
+    kube.mark_image_broken("registry.local/model:bad")
+    kube.set_pods_failing("registry.local/model:crash")
+    kube.set_job_outcome("fail", job="train", logs=["x"])
+    for name, image in (("ok", "registry.local/model:1"), ("bad", "registry.local/model:bad"),
+                        ("crash", "registry.local/model:crash")):  # fmt: skip
+        k8s.apps.create_namespaced_deployment("default", deployment(name=name, image=image))
+    blocked = deployment(name="blocked")
+    blocked["spec"]["template"]["spec"]["volumes"] = [{"name": "s", "secret": {"secretName": "x"}}]
+    k8s.apps.create_namespaced_deployment("default", blocked)
+    k8s.core.create_namespaced_service("default", service(name="ok"))
+    k8s.batch.create_namespaced_job("default", {
+        "metadata": {"name": "train"},
+        "spec": {"backoffLimit": 0, "template": {"spec": {"restartPolicy": "Never",
+                 "containers": [{"name": "t", "image": "registry.local/train:1"}]}}},
+    })  # fmt: skip
+    k8s.autoscaling.create_namespaced_horizontal_pod_autoscaler("default", {
+        "metadata": {"name": "ok"},
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "ok"},
+                 "maxReplicas": 3},
+    })  # fmt: skip
+    wait_available(k8s, "ok", 2)
+    kube.wait_for(
+        lambda: any(
+            c["type"] == "Failed"
+            for c in (kube.get("jobs", "train") or {}).get("status", {}).get("conditions", [])
+        ),
+        what="the job to fail",
+    )
+    discovery = client.DiscoveryV1Api(k8s.raw)
+    listings = [
+        k8s.core.list_namespace(), k8s.core.list_node(), k8s.core.list_namespaced_pod("default"),
+        k8s.core.list_namespaced_service("default"), k8s.core.list_namespaced_event("default"),
+        k8s.core.list_namespaced_endpoints("default"),
+        discovery.list_namespaced_endpoint_slice("default"),
+        k8s.apps.list_namespaced_deployment("default"),
+        k8s.apps.list_namespaced_replica_set("default"), k8s.batch.list_namespaced_job("default"),
+        k8s.autoscaling.list_namespaced_horizontal_pod_autoscaler("default"),
+    ]  # fmt: skip
+    assert all(listing.items for listing in listings)
+    phases = {p.status.phase for p in listings[2].items}
+    assert {"Running", "Pending", "Failed"} <= phases
