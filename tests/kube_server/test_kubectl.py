@@ -241,3 +241,9 @@ def test_imperative_create_sends_protobuf_and_works(kubectl: Any, kube: KubeServ
     kubectl("wait", "--for=condition=Complete", "job/train", "--timeout=20s")
     kubectl("delete", "deployment", "web", "--cascade=foreground")
     assert kube.get("deployments", "web") is None
+
+
+def test_explain_reads_the_served_schemas(kubectl: Any) -> None:
+    out = kubectl("explain", "deployment.spec.progressDeadlineSeconds").stdout
+    assert "FIELD: progressDeadlineSeconds <integer>" in out
+    assert "Defaults to 600s" in out

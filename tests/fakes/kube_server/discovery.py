@@ -1,17 +1,21 @@
-"""Discovery documents (legacy, not aggregated) and a minimal OpenAPI v3 index.
+"""Discovery documents (legacy, not aggregated) and the OpenAPI v3 documents.
 
 kubectl asks for aggregated discovery first; answering with a plain
 APIGroupList (Content-Type application/json) makes it fall back, as it does
 against older servers. OpenAPI v3 documents list each PATCH operation with its
 `x-kubernetes-group-version-kind` and `fieldValidation` parameter, which is
-what kubectl checks before trusting the server with field validation; the
-schemas themselves are not served, so kubectl computes strategic merge
-patches from its compiled-in types.
+what kubectl checks before trusting the server with field validation, and the
+real schemas (for `kubectl explain`). The PATCH operations do not offer
+strategic merge patch in their request bodies, so kubectl computes
+client-side-apply patches from its compiled-in types.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
+import re
 from typing import Any
 
 from .resources import RESOURCES, Resource, group_versions
@@ -130,6 +134,7 @@ def _hash(gv: str) -> str:
     return hashlib.sha256(gv.encode()).hexdigest()[:32].upper()
 
 
+@functools.cache
 def openapi_v3_doc(gv_path: str) -> dict[str, Any] | None:
     for gv, resources in group_versions().items():
         if _gv_path(gv) != gv_path:
@@ -170,6 +175,58 @@ def openapi_v3_doc(gv_path: str) -> dict[str, Any] | None:
             "openapi": "3.0.0",
             "info": {"title": "Kubernetes", "version": "v1.32.0"},
             "paths": paths,
-            "components": {"schemas": {}},
+            "components": {"schemas": _schemas_for(resources)},
         }
     return None
+
+
+def _to_openapi(node: Any) -> Any:
+    """A JSON-schema node of the bundled definitions, back in OpenAPI v3 form."""
+    if isinstance(node, list):
+        return [_to_openapi(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    alts = node.get("oneOf")
+    if isinstance(alts, list) and {"integer", "string"} <= {
+        t
+        for a in alts
+        for t in ([a.get("type")] if isinstance(a.get("type"), str) else a.get("type") or [])
+    }:
+        return {"type": "string", "format": "int-or-string", "x-kubernetes-int-or-string": True}
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "$ref":
+            out["allOf"] = [{"$ref": "#/components/schemas/" + value.rsplit("/", 1)[-1]}]
+        elif key == "type" and isinstance(value, list):
+            kinds = [t for t in value if t != "null"]
+            if kinds:
+                out["type"] = kinds[0]
+        elif key == "additionalProperties" and value is False:
+            continue
+        elif key == "oneOf":
+            out["type"] = "string"
+        else:
+            out[key] = _to_openapi(value)
+    return out
+
+
+def _schemas_for(resources: list[Resource]) -> dict[str, Any]:
+    """The definitions the group-version's kinds reach, for `kubectl explain`."""
+    from . import schema
+
+    defs = schema.definitions()
+    wanted: list[str] = []
+    for r in resources:
+        node = schema.kind_schema(r.group, r.version, r.kind)
+        name = next((n for n, d in defs.items() if d is node), None)
+        if name:
+            wanted.append(name)
+    seen: set[str] = set()
+    while wanted:
+        name = wanted.pop()
+        if name in seen or name not in defs:
+            continue
+        seen.add(name)
+        text = json.dumps(defs[name])
+        wanted += [ref.rsplit("/", 1)[-1] for ref in re.findall(r'"\$ref": "([^"]+)"', text)]
+    return {name: _to_openapi(defs[name]) for name in sorted(seen)}
