@@ -134,6 +134,16 @@ class Record:
         return "\n".join(lines)
 
 
+def _pick(source: Mapping[str, str], keys: Mapping[str, str]) -> dict[str, str]:
+    """Record fields from tags, labels or annotations; the first non-empty key wins."""
+    picked: dict[str, str] = {}
+    for key, name in keys.items():
+        value = source.get(key, "")
+        if value and not picked.get(name):
+            picked[name] = value
+    return picked
+
+
 # -- MLflow --------------------------------------------------------------------------
 
 
@@ -162,7 +172,7 @@ class Mlflow:
         run = self._call(lambda: self.client.get_run(run_id), f"run {run_id}")
         tags = dict(run.data.tags)
         record.fill({"run-id": run_id}, "MLflow run")
-        record.fill({field_: tags.get(tag, "") for tag, field_ in _TAGS.items()}, "MLflow run")
+        record.fill(_pick(tags, _TAGS), "MLflow run")
 
     def version(self, record: Record, name: str, version: str = "", alias: str = "") -> None:
         what = f"model {name} " + (f"version {version}" if version else f"alias {alias}")
@@ -180,7 +190,7 @@ class Mlflow:
             },
             "MLflow model registry",
         )
-        record.fill({f: tags.get(tag, "") for tag, f in _TAGS.items()}, "MLflow model registry")
+        record.fill(_pick(tags, _TAGS), "MLflow model registry")
         run_id = record.values.get("run-id", "")
         if run_id:
             self.run(record, run_id)
@@ -313,7 +323,7 @@ def parse_inspect(tool: str, data: Any) -> tuple[dict[str, str], str]:
 
 
 def from_labels(labels: Mapping[str, str]) -> dict[str, str]:
-    return {field_: labels.get(label, "") for label, field_ in _LABELS.items()}
+    return _pick(labels, _LABELS)
 
 
 # -- deployments ---------------------------------------------------------------------
@@ -358,7 +368,7 @@ def from_deployment(deployment: Mapping[str, Any], namespace: str, name: str) ->
     annotations: dict[str, str] = dict(meta.get("annotations") or {})
     template = ((deployment.get("spec") or {}).get("template") or {}).get("metadata") or {}
     merged = {**dict(template.get("annotations") or {}), **annotations}
-    values = {field_: str(merged.get(key, "")) for key, field_ in _ANNOTATIONS.items()}
+    values = _pick({k: str(v) for k, v in merged.items()}, _ANNOTATIONS)
     values["deployment"] = f"{namespace}/{name}"
     values["deployment-revision"] = str(annotations.get(REVISION_ANNOTATION, ""))
     containers = (((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}).get(
