@@ -17,7 +17,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -491,6 +491,3 @@ def choose(choice: str, env: Mapping[str, str]) -> Builder:
         + ")",
         INSTALL_HINT,
     )
-
-
-ProgressCallback = Callable[[str], None]
