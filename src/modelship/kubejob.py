@@ -126,6 +126,11 @@ class JobPlan:
             )
         # DVC metrics files in the checkout are not what the pod wrote: read none.
         metrics_files.clear()
+        if (ctx.inputs.text("working-directory") or ".").strip("./"):
+            ctx.log.warning(
+                "input 'working-directory' is a folder of this checkout; the Job's pod runs "
+                "the command in the image's working directory"
+            )
         deadline = ctx.inputs.optional("active-deadline")
         backoff = ctx.inputs.optional("backoff-limit")
         timeout = ctx.inputs.number("timeout")
