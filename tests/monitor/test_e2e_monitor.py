@@ -80,7 +80,7 @@ include:
       install: "{install}[monitor]"
       reference: data/reference.csv
       current: data/current.csv
-      drift-share: "0.5"
+      drift-share: 0.5
 retrain:
   stage: retrain
   needs: [modelship-monitor]

@@ -79,6 +79,9 @@ def test_github_retrain_loop() -> None:
 
 def test_gitlab_retrain_loop() -> None:
     pipeline = yaml.safe_load((EXAMPLES / "gitlab-monitor.yml").read_text())
+    inputs = pipeline["include"][0]["inputs"]
+    assert inputs["open-issue"] is True  # typed spec:inputs: a boolean, not the string
+
     script = "\n".join(pipeline["retrain"]["script"])
     assert "MODELSHIP_MONITOR_RETRAIN" in script
     assert "trigger/pipeline" in script
