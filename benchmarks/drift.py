@@ -24,6 +24,20 @@ At the end, an agreement check runs Evidently and modelship on a 1,000-row
 and a 5,000-row data set and compares the per-column drift decisions (at 1,000
 rows Evidently picks KS/chi-square/z = modelship `auto`; above, normed
 Wasserstein/Jensen-Shannon = modelship `wasserstein`).
+
+Measured on the project's 2-core machine (2026-11-28, load average 7 to 11
+from other jobs, so wall times are inflated and noisy; CPU is steadier):
+
+    rows       tool       wall       cpu     peak-base  input    mem/input
+    100,000    modelship    2.39s    0.66s     71 MiB   34 MiB   2.07x
+    100,000    scipy        9.76s    2.29s     87 MiB   34 MiB   2.53x
+    100,000    evidently   59.18s   15.03s    238 MiB   34 MiB   6.94x
+    1,000,000  modelship   15.66s    4.40s    329 MiB  343 MiB   0.96x
+    1,000,000  scipy       93.94s   18.53s    381 MiB  343 MiB   1.11x
+    1,000,000  evidently  748.99s  191.53s  1,591 MiB  343 MiB   4.64x  (earlier run)
+
+Evidently and modelship agreed on all 23 per-column decisions at 1,000 and
+5,000 rows.
 """
 
 from __future__ import annotations
