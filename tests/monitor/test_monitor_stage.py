@@ -306,3 +306,28 @@ def test_gzipped_csv_is_read(tmp_path: Path) -> None:
     )
     assert run.code == 0, run.stderr
     assert json.loads(run.outputs["drifted-features"]) == ["shifted", "plan"]
+
+
+def test_names_from_the_data_are_escaped_in_the_reports(tmp_path: Path) -> None:
+    ref, cur = drift_tables(300)
+    hostile = "<img src=x onerror=alert(1)>"
+    names = ["stable", hostile, "colour", "plan"]
+    plan_ref = pa.array([f"<b>{v}</b>" for v in ref.column("plan").to_pylist()])
+    plan_cur = pa.array([f"<b>{v}</b>" for v in cur.column("plan").to_pylist()])
+    write_table(
+        ref.rename_columns(names).set_column(3, "plan", plan_ref),
+        tmp_path / "data/reference.parquet",
+    )
+    write_table(
+        cur.rename_columns(names).set_column(3, "plan", plan_cur),
+        tmp_path / "data/current.parquet",
+    )
+    run = monitor(tmp_path)
+    assert run.code == 0, run.stderr
+    for name in ("monitor-drift.html", "monitor.html"):
+        page = (tmp_path / "modelship-reports" / name).read_text()
+        assert hostile not in page
+        assert "<b>free</b>" not in page
+        assert "&lt;img src=x onerror=alert(1)&gt;" in page
+    summary = (tmp_path / "modelship-reports" / "monitor.md").read_text()
+    assert hostile not in summary
