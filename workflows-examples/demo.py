@@ -66,6 +66,8 @@ class Demo:
     worse: bool = False
     quiet: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Where the GitLab jobs install modelship from (default: the exported checkout).
+    modelship_source: Path | None = None
 
     @property
     def project(self) -> Path:
@@ -164,6 +166,32 @@ def pipeline_files(platform: str) -> dict[str, Path]:
     return files
 
 
+def local_install(text: str, source: Path) -> str:
+    """The GitLab pipeline with every template installing modelship from `source`.
+
+    The templates pin a release (`modelship[...]==<version>`) from the package
+    index; the demo runs this checkout instead, and PyPI's `modelship` is an
+    unrelated project."""
+    text = re.sub(r"(?m)^      install: .*\n", "", text)
+    return re.sub(
+        r"(?m)^(  - local: gitlab-templates/\S+\n    inputs:\n)",
+        lambda m: f'{m.group(1)}      install: "{source}[all]"\n',
+        text,
+    )
+
+
+def copy_pipeline(demo: Demo) -> None:
+    for target, source in pipeline_files(demo.platform).items():
+        destination = demo.project / target
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        if target == ".gitlab-ci.yml":
+            origin = demo.modelship_source or demo.checkout
+            text = local_install(source.read_text(encoding="utf-8"), origin)
+            destination.write_text(text, encoding="utf-8")
+        else:
+            shutil.copy2(source, destination)
+
+
 def prepare_project(demo: Demo) -> None:
     """The example project as a fresh git repository whose data is on a DVC remote."""
     root = demo.project
@@ -174,9 +202,7 @@ def prepare_project(demo: Demo) -> None:
             "__pycache__", "mlruns*", ".modelship", "modelship-reports", "metrics.json", "*.csv"
         ),
     )
-    for target, source in pipeline_files(demo.platform).items():
-        (root / target).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, root / target)
+    copy_pipeline(demo)
     git(root, "init", "-q", "-b", "main")
     env = python_env()
     dvc = [sys.executable, "-m", "dvc"]
@@ -189,9 +215,7 @@ def prepare_project(demo: Demo) -> None:
 
 def refresh_pipeline(demo: Demo) -> None:
     """A later run: the current pipeline files, committed (no-op when unchanged)."""
-    for target, source in pipeline_files(demo.platform).items():
-        (demo.project / target).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, demo.project / target)
+    copy_pipeline(demo)
     git(demo.project, "add", "-A")
     if git(demo.project, "status", "--porcelain").strip():
         git(demo.project, "commit", "-q", "-m", "Pipeline update")
@@ -321,12 +345,8 @@ def execute(demo: Demo) -> int:
         env = clean_env(
             {
                 "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-                # Everything the jobs install is already in the venv: never reach for
-                # an index (PyPI's `modelship` is another project), never install
-                # outside a virtual environment.
+                # The project's requirements are already in the venv: pip needs no index.
                 "PIP_NO_INDEX": "1",
-                "PIP_REQUIRE_VIRTUALENV": "1",
-                "UV_NO_INDEX": "1",
             }
         )
         env.update(demo.extra_env)

@@ -26,17 +26,14 @@ def test_default_branch_pipeline_promotes_a_champion_that_answers(
     modelship_checkout: Path,
     gitlab_python: Path,
 ) -> None:
-    state = demo.Demo(tmp_path / "gl-pipeline", "gitlab", quiet=True)
+    state = demo.Demo(
+        tmp_path / "gl-pipeline", "gitlab", quiet=True, modelship_source=modelship_checkout
+    )
     demo.prepare(state, checkout=False)
     # The jobs' Python: modelship from this checkout and the project's
     # requirements, so no job reaches for an index.
     bin_dir = demo.gitlab_python(state, venv=gitlab_python.parent, checkout=modelship_checkout)
-    variables = {
-        **demo.settings(state),
-        "PIP_NO_INDEX": "1",
-        "PIP_REQUIRE_VIRTUALENV": "1",
-        "UV_NO_INDEX": "1",
-    }
+    variables = {**demo.settings(state), "PIP_NO_INDEX": "1"}
     run = run_gitlab(state.project, variables=variables, python_bin=bin_dir, timeout=1800)
     run.check()
 
