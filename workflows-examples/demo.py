@@ -329,9 +329,30 @@ def gitlab_python(demo: Demo, venv: Path | None = None, checkout: Path | None = 
     return venv / "bin"
 
 
+def gitlab_variables(demo: Demo) -> dict[str, str]:
+    """The settings, plus what keeps the shell executor's jobs on the demo's Python.
+
+    The shell executor starts bash, which reads `~/.bashrc`; a pyenv or conda
+    setup there puts its shims before the venv on PATH, and `pip install` in a
+    job would then install into the machine's Python. A private HOME avoids
+    that; the download caches stay where they are."""
+    home = demo.workdir / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    real_home = Path(os.environ.get("HOME", str(Path.home())))
+    cache = Path(os.environ.get("XDG_CACHE_HOME", str(real_home / ".cache")))
+    return {
+        **settings(demo),
+        "HOME": str(home),
+        "UV_CACHE_DIR": os.environ.get("UV_CACHE_DIR", str(cache / "uv")),
+        "PIP_CACHE_DIR": os.environ.get("PIP_CACHE_DIR", str(cache / "pip")),
+        # The project's requirements are already in the venv: pip needs no index.
+        "PIP_NO_INDEX": "1",
+    }
+
+
 def gitlab_argv(demo: Demo) -> list[str]:
     argv = [tool("gitlab-ci-local"), "--force-shell-executor"]
-    for key, value in settings(demo).items():
+    for key, value in gitlab_variables(demo).items():
         argv += ["--variable", f"{key}={value}"]
     return argv
 
@@ -342,13 +363,7 @@ def execute(demo: Demo) -> int:
     else:
         bin_dir = gitlab_python(demo)
         argv = gitlab_argv(demo)
-        env = clean_env(
-            {
-                "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-                # The project's requirements are already in the venv: pip needs no index.
-                "PIP_NO_INDEX": "1",
-            }
-        )
+        env = clean_env({"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"})
         env.update(demo.extra_env)
     say(demo, f"running: {' '.join(argv[:2])} ... in {demo.project}")
     with demo.log.open("w", encoding="utf-8") as log:

@@ -98,7 +98,7 @@ def test_first_push_promotes_a_champion_that_answers(first_push: PipelineRun) ->
     ):
         assert (state.reports / report).is_file(), report
     containerfile = (state.reports / "build" / "image-context" / "Containerfile").read_text()
-    assert f'io.modelship.git-sha="{head}"' in containerfile
+    assert f'"io.modelship.git-sha"="{head}"' in containerfile
 
 
 def test_lineage_of_the_champion(first_push: PipelineRun) -> None:

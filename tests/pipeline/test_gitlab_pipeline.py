@@ -33,7 +33,8 @@ def test_default_branch_pipeline_promotes_a_champion_that_answers(
     # The jobs' Python: modelship from this checkout and the project's
     # requirements, so no job reaches for an index.
     bin_dir = demo.gitlab_python(state, venv=gitlab_python.parent, checkout=modelship_checkout)
-    variables = {**demo.settings(state), "PIP_NO_INDEX": "1"}
+    # A private HOME keeps ~/.bashrc (pyenv, conda) from putting another Python first.
+    variables = demo.gitlab_variables(state)
     run = run_gitlab(state.project, variables=variables, python_bin=bin_dir, timeout=1800)
     run.check()
 
