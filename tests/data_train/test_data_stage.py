@@ -162,3 +162,23 @@ def test_working_directory_inside_the_workspace(project: Project) -> None:
     )
     assert done.code == 0, done.stderr
     shutil.rmtree(workspace / "modelship-reports", ignore_errors=True)
+
+
+def test_tracked_folder_counts_files_and_names_the_changed_one(project: Project) -> None:
+    folder = project.root / "data" / "images"
+    folder.mkdir()
+    for name in ("a.txt", "b.txt", "c.txt"):
+        (folder / name).write_text(f"pixels of {name}\n")
+    dvc(project.root, "add", "data/images")
+    dvc(project.root, "push")
+    done = run_cli(["data", "--pull", "false"], project.root)
+    assert done.code == 0, done.stderr
+    entry = next(d for d in json.loads(done.outputs["datasets"]) if d["path"] == "data/images")
+    assert entry["nfiles"] == 3
+    assert entry["md5"].endswith(".dir")
+
+    (folder / "b.txt").write_text("other pixels\n")
+    changed = run_cli(["data", "--pull", "false"], project.root)
+    assert changed.code == 1
+    assert "data/images/b.txt (content differs)" in changed.stderr
+    assert "a.txt" not in changed.stderr
