@@ -182,6 +182,8 @@ def test_nan_in_the_metrics_file_is_refused_by_name_and_never_logged(
     assert run["info"]["status"] == "FAILED"
     assert "val.loss" not in metrics_of(run)
     assert done.outputs["metrics"] == "{}"
+    report = (workspace / "modelship-reports" / "train.md").read_text()
+    assert "Failed: metric 'val.loss' in metrics.json is NaN" in report
 
 
 def test_infinity_in_a_yaml_metrics_file_is_refused(

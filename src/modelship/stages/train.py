@@ -251,6 +251,7 @@ def run(ctx: StageContext) -> Result:
             if completed.timed_out
             else f"training failed with exit code {completed.returncode}"
         )
+        ctx.summary.text(f"Failed: {why}; the MLflow run is marked FAILED.")
         _summary(ctx, outputs, experiment, plan)
         ctx.summary.code(completed.tail or "(no output)", title="Last lines of the training output")
         return Result(outputs, gate_failed=f"{why}; the MLflow run {run_id} is marked FAILED")
@@ -287,6 +288,7 @@ def _finish(ctx: StageContext, session: Session) -> Result:
         check_finite(metrics, f"MLflow run {run_id}")
     except MetricsFileError as err:
         store.finish(run_id, "FAILED")
+        ctx.summary.text(f"Failed: {err.message}; the MLflow run is marked FAILED.")
         _summary(ctx, outputs, experiment, plan)
         return Result(
             outputs, gate_failed=f"{err.line()}; the MLflow run {run_id} is marked FAILED"
@@ -302,6 +304,8 @@ def _finish(ctx: StageContext, session: Session) -> Result:
     store.finish(run_id, "FINISHED")
     if models:
         outputs["model-uri"] = models[-1].uri
+    if not models:
+        ctx.summary.text("Failed: the training logged no model in this run.")
     _summary(ctx, outputs, experiment, plan)
     if not models:
         return Result(
