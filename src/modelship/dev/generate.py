@@ -129,7 +129,11 @@ def _with_empty(item: Input) -> list[str]:
 
 
 # Stages whose JUnit report GitLab's test widget should list (one case per gate).
-JUNIT_REPORTS = {"evaluate": "modelship-reports/evaluate.junit.xml"}
+# JUnit files GitLab's test widget shows: the evaluation gates, the project's tests.
+JUNIT_REPORTS = {
+    "evaluate": "modelship-reports/evaluate.junit.xml",
+    "test": "$[[ inputs.junit-path ]]",
+}
 
 
 def _junit_report(stage: Stage) -> dict[str, str]:
