@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from modelship.ci.context import Result, StageContext
 from modelship.spec import Input, Output, Stage
+from modelship.stages.shared import TRACKING_URI
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -98,12 +99,7 @@ STAGE = Stage(
             default="",
             pattern=r"[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?",
         ),
-        Input(
-            "tracking-uri",
-            "MLflow tracking server, e.g. `https://mlflow.example.com`. "
-            "Default: `$MLFLOW_TRACKING_URI`.",
-            default="",
-        ),
+        TRACKING_URI,
     ),
     outputs=(
         Output("image", "The first full reference, e.g. `ghcr.io/acme/churn:1.4.0`."),

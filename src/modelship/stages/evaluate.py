@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from modelship.ci.context import Result, StageContext
 from modelship.ci.errors import GateFailed, UsageError
 from modelship.spec import Input, Output, Stage
+from modelship.stages.shared import TRACKING_URI
 
 if TYPE_CHECKING:
     from modelship.bootstrap import DeltaStats, Samples
@@ -112,12 +113,7 @@ STAGE = Stage(
             default="true",
             type="boolean",
         ),
-        Input(
-            "tracking-uri",
-            "MLflow tracking URI, e.g. `https://mlflow.example.com`; default "
-            "`$MLFLOW_TRACKING_URI`.",
-            default="",
-        ),
+        TRACKING_URI,
     ),
     outputs=(
         Output("passed", "`true` when every gate passed."),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from modelship.ci.context import Result, StageContext
 from modelship.ci.errors import UsageError
 from modelship.spec import Input, Output, Stage
+from modelship.stages.shared import TRACKING_URI
 
 MODEL_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
 ALIAS = r"[A-Za-z][A-Za-z0-9_-]{0,63}"
@@ -44,12 +45,7 @@ STAGE = Stage(
             default="300",
             type="number",
         ),
-        Input(
-            "tracking-uri",
-            "MLflow tracking URI, e.g. `https://mlflow.example.com`; default "
-            "`$MLFLOW_TRACKING_URI`.",
-            default="",
-        ),
+        TRACKING_URI,
     ),
     outputs=(
         Output("model-version", "The version number, e.g. `3`."),
