@@ -18,7 +18,8 @@ What it does:
 
 Run it again with `--workdir` pointing at the same folder to train a second
 candidate against the champion; add `--worse` to make that candidate
-deliberately worse (`train.model: dummy` in params.yaml) and see it rejected.
+deliberately worse (`train.label_noise: 0.45` in params.yaml: 45 % of the
+training labels flipped) and see it rejected.
 
 Needs: git, python3, and `act` (GitHub) or `gitlab-ci-local` (GitLab): `make dev`.
 """
@@ -42,6 +43,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 EXAMPLE = HERE / "project"
 MODEL_NAME = "breast-cancer"
+# `--worse`: this share of the training labels flipped (params.yaml train.label_noise).
+WORSE_LABEL_NOISE = 0.45
 STAGE_TEMPLATES = (
     "context",
     "test",
@@ -221,14 +224,15 @@ def refresh_pipeline(demo: Demo) -> None:
         git(demo.project, "commit", "-q", "-m", "Pipeline update")
 
 
-def set_model(demo: Demo, model: str) -> None:
-    """The params.yaml knob that chooses the model; committed like a developer would."""
+def set_label_noise(demo: Demo, share: float) -> None:
+    """The params.yaml knob that makes a worse model (a share of training labels
+    flipped), committed as a developer would; the project's tests still pass."""
     params = demo.project / "params.yaml"
     text = params.read_text(encoding="utf-8")
-    changed = re.sub(r"(?m)^(  model:) .*$", rf"\1 {model}", text)
+    changed = re.sub(r"(?m)^(  label_noise:) .*$", rf"\g<1> {share}", text)
     if changed != text:
         params.write_text(changed, encoding="utf-8")
-        git(demo.project, "commit", "-q", "-am", f"train.model: {model}")
+        git(demo.project, "commit", "-q", "-am", f"train.label_noise: {share}")
 
 
 def prepare_store(demo: Demo) -> None:
@@ -254,7 +258,7 @@ def prepare(demo: Demo, checkout: bool = True) -> None:
         refresh_pipeline(demo)
     else:
         prepare_project(demo)
-    set_model(demo, "dummy" if demo.worse else "logistic_regression")
+    set_label_noise(demo, WORSE_LABEL_NOISE if demo.worse else 0.0)
     prepare_store(demo)
     if checkout:
         export_checkout(demo.checkout)
@@ -512,7 +516,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "reuse it to run against the champion of an earlier run",
     )
     parser.add_argument(
-        "--worse", action="store_true", help="train a deliberately worse model (train.model=dummy)"
+        "--worse", action="store_true", help="train a deliberately worse model (train.label_noise)"
     )
     parser.add_argument("--quiet", action="store_true", help="print only the result")
     args = parser.parse_args(argv)

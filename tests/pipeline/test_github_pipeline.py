@@ -3,7 +3,7 @@
 First push: the good model goes all the way (no champion yet): registered,
 image build context written, deployed to staging and production with the local
 target, smoke-tested, promoted to champion. Second push: params.yaml switches to
-the deliberately worse model; evaluation rejects it, nothing after evaluate
+a deliberately worse model; evaluation rejects it, nothing after evaluate
 runs, the champion stays where it was.
 """
 
@@ -132,7 +132,9 @@ def test_a_worse_model_is_rejected_and_the_champion_stays(
     state.worse = True
     run = _act(demo, state, modelship_checkout, action_venv)
     assert run.returncode != 0, "a rejected candidate must fail the pipeline"
-    evaluate = json.loads((state.reports / "evaluate" / "evaluate.json").read_text())
+    report = state.reports / "evaluate" / "evaluate.json"
+    assert report.is_file(), run.output[-6000:]
+    evaluate = json.loads(report.read_text())
     assert evaluate["decision"] == "reject"
     assert evaluate["passed"] == "false"
     assert evaluate["champion-version"] == "1"
