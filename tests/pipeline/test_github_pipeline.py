@@ -2,8 +2,8 @@
 
 First push: the good model goes all the way (no champion yet): registered,
 image build context written, deployed to staging and production with the local
-target, smoke-tested, promoted to champion. Second push: params.yaml switches to
-a deliberately worse model; evaluation rejects it, nothing after evaluate
+target, smoke-tested, promoted to champion. Second push: params.yaml flips 45 % of
+the training labels (a deliberately worse model); evaluation rejects it, nothing after evaluate
 runs, the champion stays where it was.
 """
 
