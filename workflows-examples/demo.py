@@ -405,6 +405,13 @@ class Outcome:
     reports: Path
     log: Path
 
+    def status(self) -> str:
+        if self.returncode == 0:
+            return "succeeded"
+        if self.decision == "reject":
+            return "stopped at evaluate: the candidate was rejected (the champion stays)"
+        return f"failed (exit {self.returncode}); see the full log"
+
     def text(self) -> str:
         def show(metrics: Mapping[str, float]) -> str:
             keys = ("accuracy", "f1", "roc_auc")
@@ -413,8 +420,7 @@ class Outcome:
         lines = [
             "",
             "== modelship demo: result",
-            f"pipeline:        {'succeeded' if self.returncode == 0 else 'failed'}"
-            + ("" if self.returncode == 0 else " (a rejected candidate stops the pipeline)"),
+            f"pipeline:        {self.status()}",
             f"decision:        {self.decision or '-'} (candidate: {show(self.metrics)};"
             f" champion before: {show(self.champion_metrics)})",
             f"champion:        {MODEL_NAME} version {self.champion or '(none)'}",
