@@ -60,7 +60,7 @@ typecheck:
 # Security and schema checks of everything users run: actions, templates, workflows.
 static:
 	$(BIN)/python -m modelship.dev.generate --check
-	$(BIN)/zizmor --offline --persona=pedantic action.yml actions/ $$(ls -d workflows-examples/github 2>/dev/null)
+	$(BIN)/zizmor --offline --persona=pedantic action.yml actions/ $$(ls workflows-examples/github/*.yml 2>/dev/null)
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-actions action.yml actions/*/action.yml
 	@if ls workflows-examples/github/*.yml >/dev/null 2>&1; then \
 	  $(BIN)/check-jsonschema --builtin-schema vendor.github-workflows workflows-examples/github/*.yml && \

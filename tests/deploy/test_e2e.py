@@ -22,7 +22,7 @@ from tests.harness.runners import run_act, run_gitlab
 
 pytestmark = pytest.mark.e2e
 
-CHECKOUT = "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683 # v4.2.2"
+CHECKOUT = "actions/checkout@1af3b93b6815bc44a9784bd300feb67ff0d1eeb3 # v6.0.0"
 
 WORKFLOW = f"""\
 name: deploy

@@ -90,6 +90,24 @@ def run_act(
     return Run(done.returncode, done.stdout + done.stderr)
 
 
+def private_home(project: Path) -> dict[str, str]:
+    """Job variables that keep shell-executor jobs off the machine's Python.
+
+    The shell executor starts bash, which reads `~/.bashrc`; a pyenv or conda
+    set-up there puts its shims before the job's virtualenv on PATH, and a
+    template's `pip install` would then change the machine's Python. A private
+    HOME has no such file; the download caches stay shared.
+    """
+    home = project.parent / f"{project.name}-home"
+    home.mkdir(parents=True, exist_ok=True)
+    cache = Path(os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache")))
+    return {
+        "HOME": str(home),
+        "UV_CACHE_DIR": os.environ.get("UV_CACHE_DIR", str(cache / "uv")),
+        "PIP_CACHE_DIR": os.environ.get("PIP_CACHE_DIR", str(cache / "pip")),
+    }
+
+
 def run_gitlab(
     project: Path,
     jobs: Sequence[str] = (),
@@ -103,7 +121,7 @@ def run_gitlab(
     `pip install` in the templates never touches the machine's Python.
     """
     argv = [gitlab_ci_local_binary(), "--force-shell-executor", *jobs]
-    for key, value in (variables or {}).items():
+    for key, value in {**private_home(project), **(variables or {})}.items():
         argv += ["--variable", f"{key}={value}"]
     extra: dict[str, str] = {}
     bin_dir = python_bin or Path(sys.executable).parent

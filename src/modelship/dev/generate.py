@@ -26,6 +26,7 @@ HEADER = (
     "# Do not edit by hand: change the stage declaration and regenerate.\n"
 )
 GITLAB_DEFAULT_IMAGE = "python:3.12-slim"
+RELEASE_ARCHIVE = "https://github.com/modelship/modelship/archive/refs/tags/v{version}.tar.gz"
 # What the `install` input accepts: a pip requirement or a path, no shell syntax.
 INSTALL_PATTERN = r"^[A-Za-z0-9_.\-\[\],=<>!~/:@+]+$"
 
@@ -169,7 +170,10 @@ def gitlab_yaml(stage: Stage) -> str:
             "description": "Container image of the job (needs Python 3.10+ and git).",
         },
         "install": {
-            "default": f"modelship{extras}=={__version__}",
+            # A direct reference to this release's source archive: the templates
+            # come from this repository, so modelship does too (python:slim
+            # images have no git, and pip reads an archive URL without it).
+            "default": f"modelship{extras}@{RELEASE_ARCHIVE.format(version=__version__)}",
             "regex": INSTALL_PATTERN,
             "description": "The pip requirement that installs modelship, e.g. a version pin.",
         },
