@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import requests
@@ -42,6 +43,11 @@ def test_local_deploy_with_a_rejected_payload_fails_and_stops_the_server(
         [sys.executable, "-c", "import time; time.sleep(120)", "mlflow", "serve"],
         start_new_session=True,
     )
+    # Until the child has exec'd, /proc shows the parent's command line.
+    cmdline = Path(f"/proc/{earlier.pid}/cmdline")
+    deadline = time.monotonic() + 10
+    while b"serve" not in cmdline.read_bytes() and time.monotonic() < deadline:
+        time.sleep(0.05)
     (tmp_path / ".modelship").mkdir()
     (tmp_path / ".modelship" / "serve.pid").write_text(f"{earlier.pid}\n1\n")
     port = serving.free_port()

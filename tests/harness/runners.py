@@ -27,7 +27,7 @@ class Run:
 def _clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The test process's environment minus anything that would make the
     runner think it is already inside a CI job."""
-    drop_prefixes = ("GITHUB_", "GITLAB_", "CI_", "INPUT_", "MODELSHIP_", "RUNNER_")
+    drop_prefixes = ("GITHUB_", "GITLAB_", "CI_", "INPUT_", "MODELSHIP_", "RUNNER_", "MLFLOW_")
     env = {k: v for k, v in os.environ.items() if not k.startswith(drop_prefixes)}
     env.pop("CI", None)
     env.pop("VIRTUAL_ENV", None)

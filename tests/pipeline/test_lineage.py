@@ -31,7 +31,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
     folder = tmp_path_factory.mktemp("lineage-store")
     uri = f"sqlite:///{folder / 'mlflow.db'}"
-    client = MlflowClient(uri)
+    client = MlflowClient(uri, registry_uri=uri)
     experiment = client.create_experiment("churn", artifact_location=(folder / "a").as_uri())
     tags = {
         lineage.GIT_SHA: SHA,
