@@ -22,13 +22,12 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from modelship import lineage
 from modelship.ci.errors import ExternalError, UsageError
-from modelship.process import TAIL_LINES, Completed
+from modelship.process import TAIL_LINES, Completed, sigterm_as_interrupt
 
 if TYPE_CHECKING:
     from modelship.ci.context import StageContext
@@ -282,7 +281,7 @@ class JobPlan:
         tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
         outcome: Outcome | None = None
         try:
-            with _signals_interrupt(), ctx.log.group(f"training on Kubernetes: {' '.join(argv)}"):
+            with sigterm_as_interrupt(), ctx.log.group(f"training on Kubernetes: {' '.join(argv)}"):
                 watcher.start()
                 with ctx.log.fenced() as write:
                     outcome = watcher.wait(self.timeout, write, tail, ctx.log.info)
@@ -731,22 +730,3 @@ def _message(body: Any) -> str:
     except (TypeError, ValueError):
         return str(body)[:200]
     return str(loaded.get("message", "")) if isinstance(loaded, dict) else str(body)[:200]
-
-
-@contextmanager
-def _signals_interrupt() -> Iterator[None]:
-    """SIGTERM (a cancelled CI job) interrupts the wait as Ctrl-C does, so the Job is deleted."""
-    import signal
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -465,11 +463,11 @@ def _run_training(
     ctx: StageContext, store: RunStore, run_id: str, plan: Plan, env: dict[str, str]
 ) -> Completed:
     from modelship.ci.errors import ModelshipError
-    from modelship.process import run_streaming
+    from modelship.process import run_streaming, sigterm_as_interrupt
 
     timeout = ctx.inputs.number("timeout")
     try:
-        with ctx.log.group(f"training: {' '.join(plan.argv)}"), _terminate_as_interrupt():
+        with ctx.log.group(f"training: {' '.join(plan.argv)}"), sigterm_as_interrupt():
             return run_streaming(plan.argv, plan.workdir, env, ctx.log, timeout=timeout or None)
     except KeyboardInterrupt:
         # The job was cancelled; run_streaming stopped the training's process group.
@@ -488,30 +486,6 @@ def _mark(ctx: StageContext, store: RunStore, run_id: str, status: str) -> None:
         store.finish(run_id, status)
     except ModelshipError as err:
         ctx.log.warning(f"could not mark run {run_id} {status}: {err.message}")
-
-
-@contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """A cancelled CI job gets SIGTERM: stop the training as on Ctrl-C, not leave it running.
-
-    The training runs in its own process group (so a timeout can stop all of
-    it), which also means a signal to modelship's group does not reach it.
-    """
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _log_params(ctx: StageContext, store: RunStore, run_id: str, params: dict[str, str]) -> None:
