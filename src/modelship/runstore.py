@@ -3,8 +3,9 @@
 Importing MLflow costs seconds (it pulls in pandas and more). For an http(s)
 tracking server - the usual case in CI - the handful of calls the train stage
 makes go straight to MLflow's REST API with the standard library, so modelship adds
-well under a second to a training job. Any other URI (the embedded SQLite
-store, `file:`, `databricks`) goes through `MlflowClient`.
+well under a second to a training job. An existing embedded SQLite store with
+MLflow 3's tables is written with `sqlite3` (`modelship.sqlitestore`). Any
+other URI (a new SQLite store, `file:`, `databricks`) goes through `MlflowClient`.
 
 Both stores raise `ExternalError` (exit 3) naming the redacted URI when the
 server cannot be reached, within a bounded time.
@@ -79,10 +80,12 @@ class RunStore(Protocol):
 
 
 def open_store(uri: str, env: Mapping[str, str]) -> RunStore:
-    """A REST store for http(s) URIs, an `MlflowClient` store for anything else."""
+    """REST for http(s), `sqlite3` for a known SQLite store, `MlflowClient` for the rest."""
     if is_http(uri):
         return RestStore(uri, env)
-    return ClientStore(uri)
+    from modelship.sqlitestore import open_sqlite
+
+    return open_sqlite(uri) or ClientStore(uri)
 
 
 def _now_ms() -> int:

@@ -85,9 +85,35 @@ def test_default_store_is_sqlite_in_the_workspace(project: Project) -> None:
     done = run_cli(["train", "--command", "python train.py"], project.root, clean_env())
     assert done.code == 0, done.stderr
     assert (project.root / "mlruns.db").is_file()
-    assert done.outputs["tracking-uri"] == f"sqlite:///{project.root.resolve() / 'mlruns.db'}"
+    uri = f"sqlite:///{project.root.resolve() / 'mlruns.db'}"
+    assert done.outputs["tracking-uri"] == uri
     assert done.outputs["run-url"] == ""
     assert done.outputs["model-uri"].startswith("models:/m-")
+
+    # The second run finds MLflow's tables and writes them with sqlite3:
+    # MLflow sees the same run, lineage, metrics and a loadable model.
+    again = run_cli(
+        ["train", "--command", "python train.py", "--params", "train.C=0.5"],
+        project.root,
+        clean_env(),
+    )
+    assert again.code == 0, again.stderr
+    from mlflow.tracking import MlflowClient
+
+    run = MlflowClient(uri).get_run(again.outputs["run-id"])
+    assert run.info.status == "FINISHED"
+    assert run.info.experiment_id == done.outputs["experiment-id"]
+    assert run.data.tags[lineage.BRANCH] == "main"
+    assert run.data.params["train.C"] == "0.5"
+    assert run.data.metrics["accuracy"] == json.loads(again.outputs["metrics"])["accuracy"]
+
+    import mlflow
+    import pandas as pd
+
+    mlflow.set_tracking_uri(uri)
+    model = mlflow.pyfunc.load_model(again.outputs["model-uri"])
+    smoke = json.loads((project.root / "smoke.json").read_text())["dataframe_split"]
+    assert len(model.predict(pd.DataFrame(smoke["data"], columns=smoke["columns"]))) == 4
 
 
 def test_mlflow_project_mode(mlflow_tracking: MlflowServer, project: Project) -> None:
