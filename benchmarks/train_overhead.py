@@ -7,7 +7,9 @@ Prints, in one run:
 1. The wall time of `modelship train --command "python train.py"` against the
    same `python train.py` run with plain MLflow (the script opens its own run),
    on the example project, for a tracking server on loopback (http, modelship
-   talks REST) and for the embedded SQLite store (modelship uses MlflowClient).
+   talks REST), for the embedded SQLite store (modelship writes MLflow's
+   tables with sqlite3), and for a new SQLite file per run (MLflow creates
+   the tables: in modelship's process, or in the plain script's).
    Runs are interleaved and the medians compared, since a shared machine is
    noisy. Goal: at most 1.5 s of overhead.
 2. The time to install modelship's `mlflow` extra into a fresh temporary venv
@@ -49,11 +51,11 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _timed(argv: Sequence[str], cwd: Path, env: dict[str, str]) -> float:
-    return _measured(argv, cwd, env)[0]
+def _timed(argv: Sequence[str], env: dict[str, str], cwd: Path) -> float:
+    return _measured(argv, env, cwd)[0]
 
 
-def _measured(argv: Sequence[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+def _measured(argv: Sequence[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
     """Wall seconds, and CPU seconds (user + system) of the command and its children."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
@@ -73,7 +75,7 @@ def _project(root: Path) -> Path:
     subprocess.run([*git, "init", "-q"], cwd=project, check=True)
     subprocess.run([*git, "add", "-A"], cwd=project, check=True)
     subprocess.run([*git, "commit", "-qm", "bench"], cwd=project, check=True)
-    _timed([sys.executable, "prepare.py"], project, _env())
+    _timed([sys.executable, "prepare.py"], _env(), project)
     return project
 
 
@@ -119,26 +121,30 @@ def _start_server(root: Path) -> tuple[subprocess.Popen[bytes], str]:
 Timing = tuple[float, float, float, float]  # wall plain, wall modelship, cpu plain, cpu modelship
 
 
-def _compare(project: Path, uri: str, repeat: int) -> Timing:
-    plain = [sys.executable, "train.py"]
-    modelship = [
-        str(BIN / "modelship"),
-        "train",
-        "--command",
-        "python train.py",
-        "--tracking-uri",
-        uri,
-        "--experiment",
-        "bench-modelship",
-    ]
-    plain_env = _env(MLFLOW_TRACKING_URI=uri, MLFLOW_EXPERIMENT_NAME="bench-plain")
-    # Warm up both (first SQLite use creates the tables; the OS caches the imports).
-    _timed(plain, project, plain_env)
-    _timed(modelship, project, _env())
+def _compare(project: Path, store: str, repeat: int) -> Timing:
+    """Interleaved runs of both; `store` is a URI, or a folder for a new SQLite file per run."""
+    fresh = "://" not in store
+    made = iter(range(10**6))
+
+    def uri() -> str:
+        return f"sqlite:///{store}/run-{next(made)}.db" if fresh else store
+
+    def plain() -> tuple[list[str], dict[str, str]]:
+        env = _env(MLFLOW_TRACKING_URI=uri(), MLFLOW_EXPERIMENT_NAME="bench-plain")
+        return [sys.executable, "train.py"], env
+
+    def modelship() -> tuple[list[str], dict[str, str]]:
+        argv = [str(BIN / "modelship"), "train", "--command", "python train.py"]
+        argv += ["--tracking-uri", uri(), "--experiment", "bench-modelship"]
+        return argv, _env()
+
+    # Warm up both (the first use of a store creates its tables; the OS caches the imports).
+    _timed(*plain(), cwd=project)
+    _timed(*modelship(), cwd=project)
     plain_runs, modelship_runs = [], []
     for _ in range(repeat):
-        plain_runs.append(_measured(plain, project, plain_env))
-        modelship_runs.append(_measured(modelship, project, _env()))
+        plain_runs.append(_measured(*plain(), cwd=project))
+        modelship_runs.append(_measured(*modelship(), cwd=project))
     return (
         statistics.median(r[0] for r in plain_runs),
         statistics.median(r[0] for r in modelship_runs),
@@ -157,11 +163,11 @@ def _install_times(root: Path) -> tuple[float, float]:
     subprocess.run([sys.executable, "-m", "venv", str(pip_venv)], check=True)
     uv_seconds = _timed(
         [uv, "pip", "install", "-q", "--python", str(uv_venv / "bin" / "python"), target],
-        root,
         _env(),
+        root,
     )
     pip_seconds = _timed(
-        [str(pip_venv / "bin" / "python"), "-m", "pip", "install", "-q", target], root, _env()
+        [str(pip_venv / "bin" / "python"), "-m", "pip", "install", "-q", target], _env(), root
     )
     return uv_seconds, pip_seconds
 
@@ -180,11 +186,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         project = _project(root)
         server, http_uri = _start_server(root)
         rows = []
-        for label, uri in (
+        (root / "fresh").mkdir()
+        for label, store in (
             ("tracking server (REST)", http_uri),
-            ("SQLite store (MlflowClient)", f"sqlite:///{root / 'bench.db'}"),
+            ("SQLite store (sqlite3)", f"sqlite:///{root / 'bench.db'}"),
+            ("new SQLite store each run", str(root / "fresh")),
         ):
-            rows.append((label, *_compare(project, uri, args.repeat)))
+            rows.append((label, *_compare(project, store, args.repeat)))
         load = os.getloadavg()[0]
         print(
             f"modelship train vs plain MLflow, median of {args.repeat}, example project "

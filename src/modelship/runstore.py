@@ -85,7 +85,7 @@ def open_store(uri: str, env: Mapping[str, str]) -> RunStore:
         return RestStore(uri, env)
     from modelship.sqlitestore import open_sqlite
 
-    return open_sqlite(uri) or ClientStore(uri)
+    return open_sqlite(uri, env) or ClientStore(uri)
 
 
 def _now_ms() -> int:

@@ -9,7 +9,8 @@ with `sqlite3`, exactly as MLflow's `SqlAlchemyStore` does.
 
 It is only used when it is safe: the database exists and every table it
 touches has exactly the columns below (MLflow 3's schema). Anything else -
-a new database, an MLflow that changed these tables, a new experiment whose
+a new database (MLflow runs its migrations to create it), an MLflow that
+changed these tables, MLflow's workspaces switched on, a new experiment whose
 artifact location MLflow decides - goes through `MlflowClient`, so MLflow's
 own rules apply. A test writes the same run both ways and compares the rows.
 """
@@ -100,10 +101,16 @@ def sqlite_path(uri: str) -> Path | None:
     return Path(path)
 
 
-def open_sqlite(uri: str) -> SqliteStore | None:
-    """A `SqliteStore` when the URI names an existing database with MLflow 3's tables."""
+def open_sqlite(uri: str, env: Mapping[str, str]) -> SqliteStore | None:
+    """A `SqliteStore` when the URI names an existing database with MLflow 3's tables.
+
+    Not with MLflow's workspaces switched on: experiments then belong to the
+    active workspace, which MLflow resolves.
+    """
     path = sqlite_path(uri)
     if path is None or not path.is_file():
+        return None
+    if env.get("MLFLOW_ENABLE_WORKSPACES", "").strip().lower() not in ("", "false", "0"):
         return None
     try:
         with _connect(path) as db:

@@ -72,7 +72,7 @@ def test_an_mlflow_database_opens_the_fast_store(store_uri: str) -> None:
 
 
 def test_the_same_run_written_both_ways_leaves_the_same_rows(store_uri: str) -> None:
-    client, fast = ClientStore(store_uri), open_sqlite(store_uri)
+    client, fast = ClientStore(store_uri), open_sqlite(store_uri, {})
     assert fast is not None
     experiment_id = fast.experiment_id("e")
     assert experiment_id == client.experiment_id("e")
@@ -92,7 +92,7 @@ def test_the_same_run_written_both_ways_leaves_the_same_rows(store_uri: str) -> 
 def test_mlflow_reads_the_fast_run_as_its_own(store_uri: str) -> None:
     from mlflow.tracking import MlflowClient
 
-    fast = open_sqlite(store_uri)
+    fast = open_sqlite(store_uri, {})
     assert fast is not None
     experiment_id = fast.experiment_id("e")
     run_id = fast.create_run(experiment_id, None, TAGS)
@@ -118,7 +118,7 @@ def test_mlflow_reads_the_fast_run_as_its_own(store_uri: str) -> None:
 def test_logged_models_of_the_run_are_found(store_uri: str) -> None:
     import mlflow
 
-    fast = open_sqlite(store_uri)
+    fast = open_sqlite(store_uri, {})
     assert fast is not None
     experiment_id = fast.experiment_id("e")
     run_id = fast.create_run(experiment_id, "with-model", {})
@@ -167,7 +167,7 @@ def test_the_fast_path_never_imports_mlflow(store_uri: str, tmp_path: Path) -> N
 
 
 def test_a_new_experiment_is_created_by_mlflow(store_uri: str) -> None:
-    fast = open_sqlite(store_uri)
+    fast = open_sqlite(store_uri, {})
     assert fast is not None
     created = fast.experiment_id("brand-new")
     from mlflow.tracking import MlflowClient
@@ -188,7 +188,13 @@ def test_a_new_experiment_is_created_by_mlflow(store_uri: str) -> None:
     ],
 )
 def test_other_stores_are_left_to_mlflow(uri: str, store_uri: str, tmp_path: Path) -> None:
-    assert open_sqlite(uri.format(root=tmp_path)) is None
+    assert open_sqlite(uri.format(root=tmp_path), {}) is None
+
+
+def test_mlflow_workspaces_are_left_to_mlflow(store_uri: str) -> None:
+    assert open_sqlite(store_uri, {"MLFLOW_ENABLE_WORKSPACES": "false"}) is not None
+    assert open_sqlite(store_uri, {"MLFLOW_ENABLE_WORKSPACES": "true"}) is None
+    assert isinstance(open_store(store_uri, {"MLFLOW_ENABLE_WORKSPACES": "1"}), ClientStore)
 
 
 def test_a_changed_schema_is_left_to_mlflow(store_uri: str) -> None:
@@ -196,17 +202,17 @@ def test_a_changed_schema_is_left_to_mlflow(store_uri: str) -> None:
     assert path is not None
     with sqlite3.connect(path) as db:
         db.execute("ALTER TABLE runs ADD COLUMN workspace VARCHAR(63)")
-    assert open_sqlite(store_uri) is None
+    assert open_sqlite(store_uri, {}) is None
     assert isinstance(open_store(store_uri, {}), ClientStore)
 
 
 def test_a_file_that_is_not_a_database_is_left_to_mlflow(tmp_path: Path) -> None:
     (tmp_path / "broken.db").write_text("not a database")
-    assert open_sqlite(f"sqlite:///{tmp_path / 'broken.db'}") is None
+    assert open_sqlite(f"sqlite:///{tmp_path / 'broken.db'}", {}) is None
 
 
 def test_bad_input_is_refused_as_mlflow_would(store_uri: str) -> None:
-    fast = open_sqlite(store_uri)
+    fast = open_sqlite(store_uri, {})
     assert fast is not None
     experiment_id = fast.experiment_id("e")
     run_id = fast.create_run(experiment_id, "x", {})
@@ -229,7 +235,7 @@ def test_bad_input_is_refused_as_mlflow_would(store_uri: str) -> None:
 def test_a_deleted_experiment_is_named(store_uri: str) -> None:
     from mlflow.tracking import MlflowClient
 
-    fast = open_sqlite(store_uri)
+    fast = open_sqlite(store_uri, {})
     assert fast is not None
     MlflowClient(store_uri).delete_experiment(fast.experiment_id("e"))
     with pytest.raises(ExternalError, match="'e' is deleted"):
