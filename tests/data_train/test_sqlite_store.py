@@ -138,8 +138,8 @@ class _Echo:
 
         class Echo(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
             def predict(
-                self, context: Any, model_input: list[Any], params: Any = None
-            ) -> list[Any]:
+                self, context: Any, model_input: list[str], params: Any = None
+            ) -> list[str]:
                 return model_input
 
         return Echo()
