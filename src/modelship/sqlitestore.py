@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import sqlite3
 import time
 import uuid
@@ -89,6 +90,7 @@ MAX_PARAM_LENGTH = 6000
 MAX_TAG_LENGTH = 8000
 # How long a write waits for the training process to release the database.
 BUSY_TIMEOUT = 30.0
+_KEY = re.compile(r"^[/\w.\- :]*$")
 
 
 def sqlite_path(uri: str) -> Path | None:
@@ -272,7 +274,7 @@ class SqliteStore:
                     (run_id, key),
                 ).fetchone()
                 # MLflow keeps the value with the greatest (step, timestamp, value).
-                if latest is None or (0, now, stored) > tuple(latest):
+                if latest is None or (0, now, stored) > (latest[0], latest[1] or 0, latest[2]):
                     db.execute(
                         "INSERT OR REPLACE INTO latest_metrics "
                         "(key, value, timestamp, step, is_nan, run_uuid) VALUES (?, ?, ?, 0, ?, ?)",
@@ -375,8 +377,8 @@ def _check_keys(values: Mapping[str, str], max_value: int, kind: str) -> None:
 
 
 def _valid_key(key: str) -> bool:
-    # MLflow's rule: ^[/\w.\- :]*$, and no path that climbs out of the run.
-    return all(c.isalnum() or c in "/_.- :" for c in key) and ".." not in key.split("/")
+    # MLflow's rule (mlflow.utils.validation), and no path that climbs out of the run.
+    return bool(_KEY.match(key)) and ".." not in key.split("/")
 
 
 def random_run_name(rng: random.Random | None = None) -> str:
