@@ -504,6 +504,10 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _HTTPServer
     timeout = 300
+    # Per request: the status sent, whether the request is in `kube.requests` yet.
+    _status = 0
+    _recorded = False
+    _authenticated = False
 
     def log_message(self, format: str, *args: Any) -> None:
         return
@@ -547,6 +551,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             data = json.dumps(payload, separators=(",", ":")).encode()
         self._status = code
+        self._record()
         self.send_response(code)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
@@ -559,6 +564,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _start_stream(self, content_type: str = "application/json") -> None:
         self._status = 200
+        self._record()
         self.send_response(200)
         self.send_header("Content-Type", content_type)
         self.send_header("Transfer-Encoding", "chunked")
@@ -605,8 +611,10 @@ class _Handler(BaseHTTPRequestHandler):
         path = parts.path
         query = urllib.parse.parse_qs(parts.query, keep_blank_values=True)
         self._status = 0
+        self._recorded = False
         auth = self.headers.get("Authorization", "")
         authenticated = auth == f"Bearer {self.kube.token}"
+        self._authenticated = authenticated
         try:
             if not authenticated and path.rstrip("/") not in PUBLIC_PATHS:
                 self._body()
@@ -624,17 +632,26 @@ class _Handler(BaseHTTPRequestHandler):
             if not self._status:
                 self._error(ApiError(500, "InternalError", f"Internal error occurred: {err!r}"))
         finally:
-            self.kube.requests.append(
-                RequestRecord(
-                    self.command,
-                    path,
-                    query,
-                    self.headers.get("User-Agent", ""),
-                    self.headers.get("Content-Type", ""),
-                    authenticated,
-                    self._status,
-                )
+            self._record()  # a request that got no answer is recorded with status 0
+
+    def _record(self) -> None:
+        """Record the request once, as soon as its status is known and before the
+        client can read the answer: a test that looks right after its call sees it."""
+        if self._recorded:
+            return
+        self._recorded = True
+        parts = urllib.parse.urlsplit(self.path)
+        self.kube.requests.append(
+            RequestRecord(
+                self.command,
+                parts.path,
+                urllib.parse.parse_qs(parts.query, keep_blank_values=True),
+                self.headers.get("User-Agent", ""),
+                self.headers.get("Content-Type", ""),
+                self._authenticated,
+                self._status,
             )
+        )
 
     def _route(self, path: str, query: dict[str, list[str]]) -> None:
         segs = [urllib.parse.unquote(s) for s in path.strip("/").split("/") if s]
