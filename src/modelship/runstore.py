@@ -88,8 +88,16 @@ def open_store(uri: str, env: Mapping[str, str]) -> RunStore:
     return open_sqlite(uri, env) or ClientStore(uri)
 
 
-def _now_ms() -> int:
+def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def deleted_experiment(name: str, shown_uri: str) -> ExternalError:
+    """The error every store raises for a deleted experiment (exit 3)."""
+    return ExternalError(
+        f"experiment {name!r} is deleted in {shown_uri}",
+        "restore it in the MLflow UI or choose another experiment name",
+    )
 
 
 def _models_from_history(run_id: str, tags: Mapping[str, str]) -> list[LoggedModel]:
@@ -205,10 +213,7 @@ class RestStore:
         if found.get("experiment"):
             experiment = found["experiment"]
             if experiment.get("lifecycle_stage") == "deleted":
-                raise ExternalError(
-                    f"experiment {name!r} is deleted on {self.shown}",
-                    "restore it in the MLflow UI or choose another experiment name",
-                )
+                raise deleted_experiment(name, self.shown)
             return str(experiment["experiment_id"])
         try:
             return str(self._call("POST", "experiments/create", {"name": name})["experiment_id"])
@@ -224,7 +229,7 @@ class RestStore:
     def create_run(self, experiment_id: str, run_name: str | None, tags: Mapping[str, str]) -> str:
         body: dict[str, Any] = {
             "experiment_id": experiment_id,
-            "start_time": _now_ms(),
+            "start_time": now_ms(),
             "tags": [{"key": k, "value": v} for k, v in tags.items()],
         }
         if run_name:
@@ -239,7 +244,7 @@ class RestStore:
         metrics: Mapping[str, float] | None = None,
         tags: Mapping[str, str] | None = None,
     ) -> None:
-        now = _now_ms()
+        now = now_ms()
         body = {
             "run_id": run_id,
             "params": [{"key": k, "value": v} for k, v in (params or {}).items()],
@@ -284,7 +289,7 @@ class RestStore:
 
     def finish(self, run_id: str, status: str) -> None:
         self._call(
-            "POST", "runs/update", {"run_id": run_id, "status": status, "end_time": _now_ms()}
+            "POST", "runs/update", {"run_id": run_id, "status": status, "end_time": now_ms()}
         )
 
 
@@ -315,10 +320,7 @@ class ClientStore:
             if experiment is None:
                 return str(self._client.create_experiment(name))
             if experiment.lifecycle_stage == "deleted":
-                raise ExternalError(
-                    f"experiment {name!r} is deleted in {self.shown}",
-                    "restore it or choose another experiment name",
-                )
+                raise deleted_experiment(name, self.shown)
             return str(experiment.experiment_id)
 
         result: str = self._guard(call)
@@ -339,7 +341,7 @@ class ClientStore:
     ) -> None:
         from mlflow.entities import Metric, Param, RunTag
 
-        now = _now_ms()
+        now = now_ms()
         self._guard(
             lambda: self._client.log_batch(
                 run_id,

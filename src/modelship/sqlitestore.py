@@ -21,19 +21,16 @@ import math
 import random
 import re
 import sqlite3
-import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 from urllib.parse import unquote
 
 from modelship.ci.errors import ExternalError
+from modelship.runstore import ClientStore, LoggedModel, RunState, deleted_experiment, now_ms
 from modelship.tracking import redact_uri
-
-if TYPE_CHECKING:
-    from modelship.runstore import ClientStore, LoggedModel, RunState
 
 T = TypeVar("T")
 
@@ -165,8 +162,6 @@ class SqliteStore:
 
     def _mlflow(self) -> ClientStore:
         if self._client is None:
-            from modelship.runstore import ClientStore
-
             self._client = ClientStore(self.uri)
         return self._client
 
@@ -182,10 +177,7 @@ class SqliteStore:
             # MLflow decides where a new experiment keeps its artifacts.
             return self._mlflow().experiment_id(name)
         if found[1] == "deleted":
-            raise ExternalError(
-                f"experiment {name!r} is deleted in {self.shown}",
-                "restore it or choose another experiment name",
-            )
+            raise deleted_experiment(name, self.shown)
         return str(found[0])
 
     def create_run(self, experiment_id: str, run_name: str | None, tags: Mapping[str, str]) -> str:
@@ -217,7 +209,7 @@ class SqliteStore:
                     run_id,
                     name,
                     tags.get("mlflow.user", "unknown"),
-                    _now_ms(),
+                    now_ms(),
                     _artifact_uri(str(experiment[0]), run_id),
                     int(experiment_id),
                 ),
@@ -243,7 +235,7 @@ class SqliteStore:
         _check_keys(params, MAX_PARAM_LENGTH, "param")
         _check_keys(tags, MAX_TAG_LENGTH, "tag")
         _check_keys(dict.fromkeys(metrics, ""), 0, "metric")
-        now = _now_ms()
+        now = now_ms()
 
         def write(db: sqlite3.Connection) -> None:
             self._active_run(db, run_id)
@@ -300,8 +292,6 @@ class SqliteStore:
             raise ExternalError(f"run {run_id} is deleted in {self.shown}")
 
     def get_run(self, run_id: str) -> RunState:
-        from modelship.runstore import RunState
-
         def read(db: sqlite3.Connection) -> RunState:
             row = db.execute("SELECT status FROM runs WHERE run_uuid = ?", (run_id,)).fetchone()
             if row is None:
@@ -321,8 +311,6 @@ class SqliteStore:
         return self._run(read)
 
     def logged_models(self, experiment_id: str, run_id: str) -> list[LoggedModel]:
-        from modelship.runstore import LoggedModel
-
         rows = self._run(
             lambda db: db.execute(
                 "SELECT model_id, name, creation_timestamp_ms FROM logged_models "
@@ -339,14 +327,10 @@ class SqliteStore:
             self._active_run(db, run_id)
             db.execute(
                 "UPDATE runs SET status = ?, end_time = ? WHERE run_uuid = ?",
-                (status, _now_ms(), run_id),
+                (status, now_ms(), run_id),
             )
 
         self._run(update, write=True)
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def _artifact_uri(experiment_location: str, run_id: str) -> str:

@@ -508,6 +508,8 @@ class _Handler(BaseHTTPRequestHandler):
     _status = 0
     _recorded = False
     _authenticated = False
+    _path = ""
+    _query: dict[str, list[str]] = {}  # noqa: RUF012 - replaced per request, never mutated
 
     def log_message(self, format: str, *args: Any) -> None:
         return
@@ -612,6 +614,7 @@ class _Handler(BaseHTTPRequestHandler):
         query = urllib.parse.parse_qs(parts.query, keep_blank_values=True)
         self._status = 0
         self._recorded = False
+        self._path, self._query = path, query
         auth = self.headers.get("Authorization", "")
         authenticated = auth == f"Bearer {self.kube.token}"
         self._authenticated = authenticated
@@ -640,12 +643,11 @@ class _Handler(BaseHTTPRequestHandler):
         if self._recorded:
             return
         self._recorded = True
-        parts = urllib.parse.urlsplit(self.path)
         self.kube.requests.append(
             RequestRecord(
                 self.command,
-                parts.path,
-                urllib.parse.parse_qs(parts.query, keep_blank_values=True),
+                self._path,
+                self._query,
                 self.headers.get("User-Agent", ""),
                 self.headers.get("Content-Type", ""),
                 self._authenticated,
