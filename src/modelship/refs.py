@@ -30,9 +30,10 @@ def read_ref(platform: Platform, cwd: Path) -> Ref:
             tag = env.get("GITHUB_REF_NAME") or ref.removeprefix("refs/tags/")
         if is_pr:
             # GITHUB_SHA is the merge commit; the version describes the head.
-            head = platform.github_event().get("pull_request", {}).get("head", {})
-            sha = head.get("sha") or env.get("GITHUB_SHA") or gitinfo.head_sha(cwd)
-            branch = env.get("GITHUB_HEAD_REF") or head.get("ref", "")
+            found = platform.github_pull_request().get("head")
+            head = found if isinstance(found, dict) else {}
+            sha = _text(head.get("sha")) or env.get("GITHUB_SHA") or gitinfo.head_sha(cwd)
+            branch = env.get("GITHUB_HEAD_REF") or _text(head.get("ref"))
         else:
             sha = env.get("GITHUB_SHA") or gitinfo.head_sha(cwd)
             branch = "" if tag else env.get("GITHUB_REF_NAME") or ref.removeprefix("refs/heads/")
@@ -53,3 +54,8 @@ def read_ref(platform: Platform, cwd: Path) -> Ref:
     return Ref(
         gitinfo.head_sha(cwd), branch, "" if branch else (tags[0] if tags else ""), "local", False
     )
+
+
+def _text(value: object) -> str:
+    """A string field of the event file; anything else (null, a number) counts as absent."""
+    return value if isinstance(value, str) else ""

@@ -18,6 +18,17 @@ if TYPE_CHECKING:
 
 InputType = Literal["string", "boolean", "number", "list", "path"]
 
+# What a value means, checked before the stage runs (see ci/inputs.py):
+# `url` a URL with one of `schemes` (and a host where the scheme needs one),
+# `integer` a whole number within `minimum`..`maximum`, `duration` a time such
+# as `90s` or `10m` above zero, `k8s-name` / `k8s-namespace` a DNS-1123 name,
+# `file` a path that, when it exists, is not a directory, `kubeconfig` a
+# kubeconfig path or content whose credentials are masked up front.
+InputKind = Literal["url", "integer", "duration", "k8s-name", "k8s-namespace", "file", "kubeconfig"]
+
+# Schemes whose URLs name no host (a file or database path).
+HOSTLESS_SCHEMES = frozenset({"file", "sqlite"})
+
 _KEBAB = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
 
@@ -38,6 +49,12 @@ class Input:
     options: tuple[str, ...] = ()
     pattern: str | None = None
     secret: bool = False
+    kind: InputKind | None = None
+    # For `url`: the schemes allowed, e.g. ("http", "https"); "" allows a bare path.
+    schemes: tuple[str, ...] = ()
+    # For `integer` and `number` inputs, and `duration` (in seconds): the range.
+    minimum: float | None = None
+    maximum: float | None = None
 
     def __post_init__(self) -> None:
         if not _KEBAB.match(self.name):
@@ -50,6 +67,8 @@ class Input:
             raise ValueError(f"input {self.name!r}: boolean default must be 'true' or 'false'")
         if self.options and self.default not in (None, "", *self.options):
             raise ValueError(f"input {self.name!r}: default {self.default!r} not in options")
+        if self.kind == "url" and not self.schemes:
+            raise ValueError(f"input {self.name!r}: a url input names its allowed schemes")
 
     @property
     def env_name(self) -> str:

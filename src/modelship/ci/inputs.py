@@ -58,13 +58,22 @@ class Inputs:
         self._raw = dict(raw)
 
     @classmethod
-    def read(cls, stage: Stage, flags: Mapping[str, str | None], env: Mapping[str, str]) -> Inputs:
+    def read(
+        cls,
+        stage: Stage,
+        flags: Mapping[str, str | None],
+        env: Mapping[str, str],
+        cwd: Path | None = None,
+    ) -> Inputs:
         raw = {item.name: resolve_raw(item, flags, env) for item in stage.inputs}
         inputs = cls(stage, raw)
-        inputs.validate()
+        inputs.validate(cwd)
         return inputs
 
-    def validate(self) -> None:
+    def validate(self, cwd: Path | None = None) -> None:
+        """Check every input against its declaration; relative files against `cwd`."""
+        from modelship.ci.kinds import check_kind
+
         for item in self._stage.inputs:
             raw = self._raw[item.name]
             value = raw.value
@@ -79,7 +88,11 @@ class Inputs:
             if item.type == "boolean":
                 parse_bool(item.name, value, where)
             elif item.type == "number":
-                parse_number(item.name, value, where)
+                number = parse_number(item.name, value, where)
+                if item.kind is None:
+                    from modelship.ci.kinds import check_range
+
+                    check_range(item, number, where)
             if item.options and value not in item.options:
                 raise UsageError(
                     f"input '{item.name}'{where} must be one of "
@@ -97,6 +110,8 @@ class Inputs:
                             f"input '{item.name}'{where}: entry {_show(entry, item)} "
                             f"must match {item.pattern}"
                         )
+            if item.kind is not None:
+                check_kind(item, value, where, cwd)
 
     def given(self, name: str) -> bool:
         """True when the user set the input (not only its default)."""
@@ -178,9 +193,13 @@ def parse_number(name: str, value: str | None, where: str) -> float:
     try:
         number = float(value or "")
     except ValueError:
-        raise UsageError(f"input '{name}'{where} must be a number; got {value!r:.40}") from None
+        raise UsageError(
+            f"input '{name}'{where} must be a number; got {(value or '')[:40]!r}"
+        ) from None
     if not math.isfinite(number):
-        raise UsageError(f"input '{name}'{where} must be a finite number; got {value!r}")
+        raise UsageError(
+            f"input '{name}'{where} must be a finite number; got {(value or '')[:40]!r}"
+        )
     return number
 
 
@@ -214,4 +233,7 @@ def parse_key_values(name: str, value: str) -> dict[str, str]:
 def _show(value: str, item: Input) -> str:
     if item.secret:
         return "(hidden)"
+    from modelship.ci.redact import redact_urls_in_text
+
+    value = redact_urls_in_text(value)
     return repr(value if len(value) <= 60 else value[:57] + "...")

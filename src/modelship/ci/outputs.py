@@ -2,8 +2,9 @@
 
 * GitHub: `$GITHUB_OUTPUT`, one heredoc per value with a random delimiter.
 * GitLab: a dotenv report with `MODELSHIP_<STAGE>_<OUTPUT>` names, kept within
-  GitLab's limits; a value that does not fit (or spans lines, which dotenv
-  cannot carry) goes to a file and the variable holds its path.
+  GitLab's limits; a value that does not fit (or holds any line or paragraph
+  separator, which dotenv cannot carry) goes to a file and the variable holds
+  its path. The file is read and written line by `\n` only, as GitLab reads it.
 * Locally: `.modelship/outputs/<stage>.json`.
 """
 
@@ -56,6 +57,16 @@ def write_github(path: Path, outputs: Mapping[str, str]) -> None:
         handle.write(blocks)
 
 
+def breaks_lines(value: str) -> bool:
+    """True when any reader would see more than one line in `value`.
+
+    GitLab splits a dotenv on `\n` only, but Python's `splitlines()` (and
+    others) also split on CR, VT, FF, FS/GS/RS, NEL, U+2028 and U+2029: such a
+    value could forge a variable for one reader and not the other.
+    """
+    return len(f"x{value}x".splitlines()) > 1
+
+
 def dotenv_name(stage: str, output: str) -> str:
     return f"MODELSHIP_{stage}_{output}".upper().replace("-", "_")
 
@@ -70,10 +81,11 @@ def write_gitlab(
         var = dotenv_name(stage, name)
         line = f"{var}={value}\n"
         fits = used + len(line.encode()) <= DOTENV_MAX_BYTES - 256
-        if "\n" in value or "\r" in value or not fits or len(written) >= DOTENV_MAX_VARIABLES:
+        if breaks_lines(value) or not fits or len(written) >= DOTENV_MAX_VARIABLES:
             spill_dir.mkdir(parents=True, exist_ok=True)
             spill = spill_dir / f"{stage}-{name}.txt"
-            spill.write_text(value, encoding="utf-8")
+            with spill.open("w", encoding="utf-8", errors="surrogateescape", newline="") as out:
+                out.write(value)
             value = str(spill)
             line = f"{var}={value}\n"
         written[var] = value
@@ -82,14 +94,16 @@ def write_gitlab(
     kept: list[str] = []
     if dotenv.exists():
         prefix = dotenv_name(stage, "")
+        # newline="": no universal-newline translation, a CR stays inside its line.
+        with dotenv.open(encoding="utf-8", errors="surrogateescape", newline="") as handle:
+            existing = handle.read()
         kept = [
-            line
-            for line in dotenv.read_text(encoding="utf-8").splitlines(keepends=True)
-            if not line.startswith(prefix)
+            f"{line}\n" for line in existing.split("\n") if line and not line.startswith(prefix)
         ]
     dotenv.parent.mkdir(parents=True, exist_ok=True)
     lines = [*kept, *(f"{var}={value}\n" for var, value in written.items())]
-    dotenv.write_text("".join(lines), encoding="utf-8")
+    with dotenv.open("w", encoding="utf-8", errors="surrogateescape", newline="") as handle:
+        handle.write("".join(lines))
     return written
 
 
@@ -101,6 +115,19 @@ def write_local(directory: Path, stage: str, outputs: Mapping[str, str]) -> Path
 
 
 def publish(platform: Platform, stage: str, outputs: Mapping[str, str]) -> None:
+    """Outputs everywhere: the local JSON first, then the platform's file."""
+    publish_local(platform, stage, outputs)
+    publish_platform(platform, stage, outputs)
+
+
+def publish_local(platform: Platform, stage: str, outputs: Mapping[str, str]) -> Path:
+    # Local JSON is written everywhere: later stages and `modelship lineage`
+    # read it, and it costs nothing on a CI runner.
+    return write_local(platform.workspace / ".modelship" / "outputs", stage, outputs)
+
+
+def publish_platform(platform: Platform, stage: str, outputs: Mapping[str, str]) -> None:
+    """`$GITHUB_OUTPUT` or the GitLab dotenv; OSError names the file that failed."""
     from modelship.ci.paths import confine
 
     env = platform.env
@@ -113,9 +140,6 @@ def publish(platform: Platform, stage: str, outputs: Mapping[str, str]) -> None:
         dotenv = confine(env.get("MODELSHIP_DOTENV", "modelship.env"), workspace, "dotenv file")
         spill = confine("modelship-reports/outputs", workspace)
         write_gitlab(dotenv, spill, stage, outputs)
-    # Local JSON is written everywhere: later stages and `modelship lineage`
-    # read it, and it costs nothing on a CI runner.
-    write_local(workspace / ".modelship" / "outputs", stage, outputs)
 
 
 def read_local(workspace: Path, stage: str) -> dict[str, str]:

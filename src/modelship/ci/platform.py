@@ -96,11 +96,16 @@ class Platform:
             return {}
         return loaded if isinstance(loaded, dict) else {}
 
+    def github_pull_request(self) -> dict[str, Any]:
+        """The event's `pull_request` object; `{}` when absent, null or not an object."""
+        found = self.github_event().get("pull_request")
+        return found if isinstance(found, dict) else {}
+
     def pull_request_number(self) -> int | None:
         """The PR (GitHub) or MR (GitLab) this run belongs to, if any."""
         if self.name == "github":
-            number = self.github_event().get("pull_request", {}).get("number")
-            return int(number) if isinstance(number, int) else None
+            number = self.github_pull_request().get("number")
+            return number if isinstance(number, int) and not isinstance(number, bool) else None
         if self.name == "gitlab":
             iid = self.env.get("CI_MERGE_REQUEST_IID")
             return int(iid) if iid and iid.isdigit() else None

@@ -25,7 +25,9 @@ def md_escape(text: str) -> str:
     out = html.escape(str(text), quote=False)
     for char in "|`*_[]<>":
         out = out.replace(char, "\\" + char)
-    return out.replace("\r", " ").replace("\n", " ")
+    # Any line or paragraph separator, not only \n, would end a table row for
+    # some renderer; control characters have no place in a report either.
+    return "".join(" " if (c.isspace() or not c.isprintable()) and c != " " else c for c in out)
 
 
 @dataclass
