@@ -20,14 +20,38 @@ InputType = Literal["string", "boolean", "number", "list", "path"]
 
 # What a value means, checked before the stage runs (see ci/inputs.py):
 # `url` a URL with one of `schemes` (and a host where the scheme needs one),
+# `tracking-uri` an MLflow tracking URI (a URL of TRACKING_SCHEMES or a path),
 # `integer` a whole number within `minimum`..`maximum`, `duration` a time such
 # as `90s` or `10m` above zero, `k8s-name` / `k8s-namespace` a DNS-1123 name,
 # `file` a path that, when it exists, is not a directory, `kubeconfig` a
 # kubeconfig path or content whose credentials are masked up front.
-InputKind = Literal["url", "integer", "duration", "k8s-name", "k8s-namespace", "file", "kubeconfig"]
+InputKind = Literal[
+    "url",
+    "tracking-uri",
+    "integer",
+    "duration",
+    "k8s-name",
+    "k8s-namespace",
+    "file",
+    "kubeconfig",
+]
 
 # Schemes whose URLs name no host (a file or database path).
 HOSTLESS_SCHEMES = frozenset({"file", "sqlite"})
+# What MLflow accepts as a tracking URI ("" is a bare path: a file store).
+# A database scheme may carry a driver: `postgresql+psycopg2://`.
+TRACKING_SCHEMES = (
+    "http",
+    "https",
+    "file",
+    "sqlite",
+    "postgresql",
+    "mysql",
+    "mssql",
+    "databricks",
+    "databricks-uc",
+    "",
+)
 
 _KEBAB = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 

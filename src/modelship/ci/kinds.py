@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from modelship.ci.errors import UsageError
 from modelship.ci.redact import redact_url
-from modelship.spec import HOSTLESS_SCHEMES, Input
+from modelship.spec import HOSTLESS_SCHEMES, TRACKING_SCHEMES, Input
 
 # DNS-1123: a label (namespaces, Services) and a subdomain (most object names).
 DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
@@ -25,7 +25,9 @@ _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "": 1.0}
 def check_kind(item: Input, value: str, where: str, cwd: Path | None) -> None:
     """Refuse `value` unless it is what `item.kind` (and its range) says."""
     if item.kind == "url":
-        check_url(item, value, where)
+        check_url(item, value, where, item.schemes)
+    elif item.kind == "tracking-uri":
+        check_url(item, value, where, TRACKING_SCHEMES)
     elif item.kind == "integer":
         check_range(item, _whole(item, value, where), where)
     elif item.kind == "duration":
@@ -38,7 +40,7 @@ def check_kind(item: Input, value: str, where: str, cwd: Path | None) -> None:
         _not_a_directory(item, value, where, cwd)
 
 
-def check_url(item: Input, value: str, where: str) -> None:
+def check_url(item: Input, value: str, where: str, schemes: tuple[str, ...]) -> None:
     shown = "(hidden)" if item.secret else repr(redact_url(value)[:80])
     if any(ord(c) <= 0x20 or 0x7F <= ord(c) <= 0x9F or c in "\u2028\u2029" for c in value):
         raise UsageError(f"input '{item.name}'{where} must be a URL without blanks; got {shown}")
@@ -51,9 +53,9 @@ def check_url(item: Input, value: str, where: str) -> None:
         ) from None
     scheme = parts.scheme.lower().partition("+")[0]
     bare_path = "://" not in value and not value.lower().startswith(("file:", "sqlite:"))
-    if bare_path and "" in item.schemes:
+    if bare_path and "" in schemes:
         return
-    allowed = [s for s in item.schemes if s]
+    allowed = [s for s in schemes if s]
     if bare_path or scheme not in allowed:
         raise UsageError(
             f"input '{item.name}'{where} must be a URL with scheme "

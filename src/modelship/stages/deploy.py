@@ -48,12 +48,14 @@ STAGE = Stage(
             "Kubernetes namespace to deploy into, e.g. `ml-staging`.",
             default="default",
             pattern=r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?",
+            kind="k8s-namespace",
         ),
         Input(
             "name",
             "Name of the Deployment and Service (default `<model-name>-<environment>`).",
             default="",
             pattern=r"[a-z]([a-z0-9-]{0,51}[a-z0-9])?",
+            kind="k8s-name",
         ),
         Input(
             "model-name",
@@ -68,7 +70,15 @@ STAGE = Stage(
             "`MODELSHIP_IMAGE`) gets `image`.",
             default="",
         ),
-        Input("replicas", "Replicas of the Deployment, e.g. `2`.", default="2", pattern=r"[0-9]+"),
+        Input(
+            "replicas",
+            "Replicas of the Deployment, e.g. `2`.",
+            default="2",
+            pattern=r"[0-9]+",
+            kind="integer",
+            minimum=0,
+            maximum=10_000,
+        ),
         Input(
             "strategy",
             "`rolling`, `canary` (new version beside the stable one, then promoted) or "
@@ -81,24 +91,30 @@ STAGE = Stage(
             "Share of the pods the canary gets, in percent (by replicas), e.g. `20`.",
             default="20",
             pattern=r"[0-9]{1,2}",
+            kind="integer",
+            minimum=1,
+            maximum=99,
         ),
         Input(
             "timeout",
             "How long a rollout (and the local server's start) may take, e.g. `10m`, `90s`.",
             default="10m",
             pattern=DURATION,
+            kind="duration",
         ),
         Input(
             "progress-deadline",
             "`progressDeadlineSeconds` of the generated Deployment, e.g. `5m`.",
             default="5m",
             pattern=DURATION,
+            kind="duration",
         ),
         Input(
             "kubeconfig",
             "Kubeconfig: a path, or its content (YAML or base64). A secret; default `$KUBECONFIG`.",
             default=None,
             secret=True,
+            kind="kubeconfig",
         ),
         Input(
             "kube-context", "Kubeconfig context to use (default: its current context).", default=""
@@ -120,12 +136,16 @@ STAGE = Stage(
             "Median smoke-test latency allowed, in milliseconds, e.g. `500`.",
             default="2000",
             type="number",
+            minimum=1,
         ),
         Input(
             "smoke-requests",
             "Requests the smoke test sends, e.g. `3`.",
             default="3",
             pattern=r"[1-9][0-9]*",
+            kind="integer",
+            minimum=1,
+            maximum=1000,
         ),
         Input(
             "smoke-url",
@@ -133,6 +153,8 @@ STAGE = Stage(
             "(default: the Service through the API server proxy).",
             default="",
             pattern=r"https?://\S+",
+            kind="url",
+            schemes=("http", "https"),
         ),
         Input(
             "rollback-on-failure",
@@ -156,6 +178,9 @@ STAGE = Stage(
             "Port the serving image listens on.",
             default="8080",
             pattern=r"[0-9]{2,5}",
+            kind="integer",
+            minimum=1,
+            maximum=65535,
         ),
         Input(
             "resources",
@@ -168,12 +193,18 @@ STAGE = Stage(
             "Maximum replicas of a HorizontalPodAutoscaler (none when empty), e.g. `10`.",
             default="",
             pattern=r"[0-9]*",
+            kind="integer",
+            minimum=1,
+            maximum=10_000,
         ),
         Input(
             "autoscale-cpu",
             "Target CPU utilisation of the autoscaler, percent.",
             default="70",
             pattern=r"[0-9]{1,3}",
+            kind="integer",
+            minimum=1,
+            maximum=999,
         ),
         Input(
             "model-uri",
@@ -187,6 +218,9 @@ STAGE = Stage(
             "Local target: port on 127.0.0.1 (default: a free one).",
             default="",
             pattern=r"[0-9]{0,5}",
+            kind="integer",
+            minimum=1,
+            maximum=65535,
         ),
         Input(
             "keep-running",
@@ -195,7 +229,10 @@ STAGE = Stage(
             type="boolean",
         ),
         Input(
-            "pid-file", "Local target: pid file of a kept server.", default=".modelship/serve.pid"
+            "pid-file",
+            "Local target: pid file of a kept server.",
+            default=".modelship/serve.pid",
+            kind="file",
         ),
     ),
     outputs=(

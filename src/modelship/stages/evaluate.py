@@ -87,8 +87,19 @@ STAGE = Stage(
             "Bootstrap resamples, e.g. `1000`; `0` disables intervals.",
             default="1000",
             type="number",
+            kind="integer",
+            minimum=0,
+            maximum=100_000,
         ),
-        Input("seed", "Random seed of the bootstrap, e.g. `0`.", default="0", type="number"),
+        Input(
+            "seed",
+            "Random seed of the bootstrap, e.g. `0`.",
+            default="0",
+            type="number",
+            kind="integer",
+            minimum=0,
+            maximum=2**32 - 1,
+        ),
         Input(
             "comment",
             "Post or update the report as a PR/MR comment: `auto` (in a PR/MR with a "

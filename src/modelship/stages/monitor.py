@@ -67,6 +67,7 @@ STAGE = Stage(
             "tracking-uri",
             "MLflow tracking URI for `model-uri` (default: `$MLFLOW_TRACKING_URI`).",
             default="",
+            kind="tracking-uri",
         ),
         Input(
             "model-name",
@@ -88,23 +89,29 @@ STAGE = Stage(
             "0.1 for psi, jensen-shannon and normed wasserstein), e.g. `0.01`.",
             type="number",
             default="",
+            minimum=0,
         ),
         Input(
             "drift-share",
             "Share of drifted features from which the data set counts as drifted, e.g. `0.3`.",
             type="number",
             default="0.5",
+            minimum=0,
+            maximum=1,
         ),
         Input(
             "max-performance-drop",
             "Relative drop of accuracy (or rise of RMSE) that asks for retraining, e.g. `0.05`.",
             type="number",
             default="0.1",
+            minimum=0,
         ),
         Input(
             "pushgateway-url",
             "Prometheus Pushgateway to push the metrics to, e.g. `http://pushgateway:9091`.",
             default="",
+            kind="url",
+            schemes=("http", "https"),
         ),
         Input(
             "metrics-job",
@@ -117,11 +124,14 @@ STAGE = Stage(
             "Write the metrics in Prometheus text format here (node-exporter textfile "
             "collector), e.g. `metrics/drift.prom`.",
             default="",
+            kind="file",
         ),
         Input(
             "webhook-url",
             "Slack or Microsoft Teams incoming-webhook URL, notified on drift (secret).",
             secret=True,
+            kind="url",
+            schemes=("https", "http"),
         ),
         Input(
             "open-issue",

@@ -44,6 +44,7 @@ STAGE = Stage(
             "Seconds to wait for the version to become READY, e.g. `300`.",
             default="300",
             type="number",
+            kind="duration",
         ),
         TRACKING_URI,
     ),

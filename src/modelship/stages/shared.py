@@ -8,4 +8,5 @@ TRACKING_URI = Input(
     "tracking-uri",
     "MLflow tracking URI, e.g. `https://mlflow.example.com`; default `$MLFLOW_TRACKING_URI`.",
     default="",
+    kind="tracking-uri",
 )

@@ -38,6 +38,7 @@ STAGE = Stage(
             "Seconds before the test command is stopped, e.g. `1800`.",
             type="number",
             default="3600",
+            kind="duration",
         ),
     ),
     outputs=(

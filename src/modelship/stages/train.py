@@ -57,6 +57,7 @@ STAGE = Stage(
             "MLflow tracking URI, e.g. `https://mlflow.example.com`; default "
             "`$MLFLOW_TRACKING_URI`, else `sqlite:///mlruns.db` in the workspace.",
             default="",
+            kind="tracking-uri",
         ),
         Input("run-name", "Name of the MLflow run, e.g. `nightly`; default: MLflow's.", default=""),
         Input(
@@ -70,6 +71,7 @@ STAGE = Stage(
             "JSON or YAML metrics the training writes, relative to the working directory, "
             "e.g. `metrics.json`; with DVC, default: the metrics files in `dvc.yaml`.",
             default="",
+            kind="file",
         ),
         Input(
             "data-version",
@@ -84,6 +86,7 @@ STAGE = Stage(
             "empty for no limit.",
             type="number",
             default="",
+            kind="duration",
         ),
         # The kubernetes backend (modelship.kubejob; docs/training-at-scale.md).
         Input(
@@ -104,12 +107,14 @@ STAGE = Stage(
             "Kubernetes namespace of the Job, e.g. `ml-training`; default: the kubeconfig "
             "context's.",
             default="",
+            kind="k8s-namespace",
         ),
         Input(
             "kubeconfig",
             "Kubeconfig: a path, or its content (YAML or base64). A secret; default `$KUBECONFIG`.",
             default=None,
             secret=True,
+            kind="kubeconfig",
         ),
         Input(
             "kube-context", "Kubeconfig context to use (default: its current context).", default=""
@@ -131,7 +136,12 @@ STAGE = Stage(
             "or a YAML list.",
             default="",
         ),
-        Input("service-account", "Service account of the Job's pod, e.g. `trainer`.", default=""),
+        Input(
+            "service-account",
+            "Service account of the Job's pod, e.g. `trainer`.",
+            default="",
+            kind="k8s-name",
+        ),
         Input(
             "env-from-secret",
             "Secrets whose keys become the pod's environment (lines or commas), e.g. "
@@ -144,6 +154,9 @@ STAGE = Stage(
             "Retries of a failed training pod (`backoffLimit`), e.g. `2`.",
             type="number",
             default="0",
+            kind="integer",
+            minimum=0,
+            maximum=100,
         ),
         Input(
             "active-deadline",
@@ -151,6 +164,7 @@ STAGE = Stage(
             "e.g. `6h`; empty for none.",
             default="",
             pattern=r"[0-9]+(\.[0-9]+)?(ms|s|m|h)?",
+            kind="duration",
         ),
     ),
     outputs=(
