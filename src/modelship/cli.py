@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 from modelship import __version__
 from modelship.ci.errors import EXIT_USAGE
@@ -24,7 +24,19 @@ TOOLS = {
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse exits 2 on bad usage, which is already our usage exit code."""
+    """argparse exits 2 on bad usage, which is already our usage exit code.
+
+    Its message quotes what was typed; that text is neutralised like any log
+    line, so an argument cannot start a workflow command on its own line.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        from modelship.ci.log import inert_line, neutralise
+        from modelship.ci.redact import redact_urls_in_text
+
+        self.print_usage(sys.stderr)
+        line = inert_line(neutralise(redact_urls_in_text(f"{self.prog}: error: {message}")))
+        self.exit(EXIT_USAGE, line + "\n")
 
 
 def _top_parser() -> argparse.ArgumentParser:
@@ -107,7 +119,7 @@ def main(
         if command == "lineage":
             from modelship.lineage_cli import main as lineage_main
 
-            return lineage_main(rest, env, cwd, stdout)
+            return lineage_main(rest, env, cwd, stdout, stderr)
         if command not in STAGES:
             (stderr or sys.stderr).write(
                 f"modelship: unknown command {command!r}; "

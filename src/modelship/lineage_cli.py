@@ -28,7 +28,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from modelship import lineage
-from modelship.ci.errors import EXIT_EXTERNAL, EXIT_USAGE, ExternalError, UsageError
+from modelship.ci.errors import ExternalError, ModelshipError, UsageError
+from modelship.ci.failures import describe
+from modelship.ci.log import Logger
+from modelship.ci.platform import Platform
+from modelship.ci.redact import SECRET_ENV, secrets_from_url, urls_in_text
 
 FIELDS: tuple[tuple[str, str], ...] = (
     ("git-sha", "git SHA"),
@@ -479,6 +483,7 @@ def main(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
 ) -> int:
     import os
 
@@ -490,6 +495,7 @@ def main(
     except SystemExit as done:
         return int(done.code or 0)
     tracking_uri = args.tracking_uri or env.get("MLFLOW_TRACKING_URI") or None
+    log = _logger(env, cwd, stderr, tracking_uri)
     try:
         record = lineage_record(
             args.reference,
@@ -500,18 +506,28 @@ def main(
             kube_context=args.kube_context,
             tool=args.tool,
         )
-    except UsageError as err:
-        sys.stderr.write(f"modelship lineage: {err.message}\n")
-        if err.hint:
-            sys.stderr.write(f"  hint: {err.hint}\n")
-        return EXIT_USAGE
-    except ExternalError as err:
-        sys.stderr.write(f"modelship lineage: {err.message}\n")
-        if err.hint:
-            sys.stderr.write(f"  hint: {err.hint}\n")
-        return EXIT_EXTERNAL
-    if args.json:
-        out.write(json.dumps(record.as_json(), indent=2) + "\n")
-    else:
-        out.write(record.text() + "\n")
+    except Exception as err:  # one line naming the system, never a traceback
+        failure = describe(err, "modelship lineage")
+        message = err.message if isinstance(err, ModelshipError) else failure.line
+        log.log("info", f"modelship lineage: {message}")
+        if isinstance(err, ModelshipError) and err.hint:
+            log.log("info", f"  hint: {err.hint}")
+        return failure.exit_code
+    text = json.dumps(record.as_json(), indent=2) if args.json else record.text()
+    # The record quotes URLs (tracking server, CI run): never with a password.
+    out.write(log.redact(text) + "\n")
     return 0
+
+
+def _logger(
+    env: Mapping[str, str], cwd: Path, stderr: TextIO | None, tracking_uri: str | None
+) -> Logger:
+    """A logger for the error line, with the tracking server's credentials masked."""
+    log = Logger(Platform.detect(env, cwd).name, stream=stderr or sys.stderr, stage="lineage")
+    for url in urls_in_text(tracking_uri or ""):
+        for secret in secrets_from_url(url):
+            log.mask(secret)
+    for name in SECRET_ENV:
+        if env.get(name):
+            log.mask(env[name])
+    return log

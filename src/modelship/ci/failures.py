@@ -81,10 +81,13 @@ def _os_line(err: OSError) -> str:
 
 
 def _where(err: BaseException) -> str:
-    """The innermost modelship frame, as `module.py:line`."""
+    """Where it was raised, as `module.py:line`, and the innermost modelship frame."""
     frames = traceback.extract_tb(err.__traceback__)
-    ours = [f for f in frames if "modelship" in Path(f.filename).parts]
-    chosen = ours or list(frames)
-    if not chosen:
+    if not frames:
         return "an unknown place"
-    return f"{Path(chosen[-1].filename).name}:{chosen[-1].lineno}"
+    raised = frames[-1]
+    where = f"{Path(raised.filename).name}:{raised.lineno}"
+    ours = [f for f in frames if "modelship" in Path(f.filename).parts]
+    if ours and ours[-1] is not raised:
+        where += f" (in {Path(ours[-1].filename).name}:{ours[-1].lineno})"
+    return where

@@ -39,6 +39,9 @@ KUBECONFIG_SECRET_FIELDS = (
     "access-token",
 )
 
+# Environment variables that hold a credential of a system modelship talks to.
+SECRET_ENV = ("MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
+
 # Below this length a "secret" would redact ordinary words all over the log.
 MIN_SECRET_LENGTH = 3
 
@@ -89,7 +92,9 @@ def secrets_from_kubeconfig(content: str) -> list[str]:
         found.append(value)
         decoded = _b64_text(value)
         if decoded is not None:
-            found.append(decoded.strip())
+            # A multi-line value is only ever seen line by line in a log.
+            if "\n" not in decoded.strip():
+                found.append(decoded.strip())
             found.extend(secret_lines(decoded))
     return _unique(v for v in found if len(v) >= MIN_SECRET_LENGTH)
 

@@ -17,12 +17,9 @@ from modelship.ci.inputs import Inputs, resolve_raw
 from modelship.ci.log import LogFormat, Logger
 from modelship.ci.outputs import publish_local, publish_platform, render_value
 from modelship.ci.platform import Platform
-from modelship.ci.redact import secrets_from_url, urls_in_text
+from modelship.ci.redact import SECRET_ENV, secrets_from_url, urls_in_text
 from modelship.ci.summary import Summary, append_step_summary, write_reports
 from modelship.spec import Stage
-
-# Environment variables that hold a credential of a system modelship talks to.
-SECRET_ENV = ("MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
 
 
 @dataclass(frozen=True)
