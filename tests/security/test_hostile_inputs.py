@@ -27,7 +27,14 @@ from tests.foundation.helpers import parse_github_output, run_cli
 from tests.harness.checkout import init_project
 
 KUBE_TOKEN = "kube-Zq9TokenValue-0xA1"
-KUBE_KEY = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIZq9KeyLineNotPublic0123\n-----END EC PRIVATE KEY-----\n"
+KUBE_KEY = "\n".join(
+    [
+        "-----BEGIN EC PRIVATE KEY-----",
+        "MHcCAQEEIZq9KeyLineNotPublic0123",
+        "-----END EC PRIVATE KEY-----",
+        "",
+    ]
+)
 URL_PASSWORD = "Zq9UrlPassword"
 HOSTILE_PASSWORD = "Hunter2Zq9Secret"
 SECRET_VALUE = "Zq9SecretInputValue"

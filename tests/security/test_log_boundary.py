@@ -17,7 +17,14 @@ from modelship.ci.redact import (
     secrets_from_url,
 )
 
-KEY_PEM = "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIKeyBodyLineOne0123456789\n-----END EC PRIVATE KEY-----\n"
+KEY_PEM = "\n".join(
+    [
+        "-----BEGIN EC PRIVATE KEY-----",
+        "MHcCAQEEIKeyBodyLineOne0123456789",
+        "-----END EC PRIVATE KEY-----",
+        "",
+    ]
+)
 KEY_B64 = base64.b64encode(KEY_PEM.encode()).decode()
 KUBECONFIG = f"""apiVersion: v1
 kind: Config
