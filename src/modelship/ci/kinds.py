@@ -52,7 +52,8 @@ def check_url(item: Input, value: str, where: str, schemes: tuple[str, ...]) -> 
             f"input '{item.name}'{where} is not a valid URL ({err}); got {shown}"
         ) from None
     scheme = parts.scheme.lower().partition("+")[0]
-    bare_path = "://" not in value and not value.lower().startswith(("file:", "sqlite:"))
+    # No scheme (or a one-letter one: a Windows drive) is a path, as MLflow reads it.
+    bare_path = len(parts.scheme) <= 1
     if bare_path and "" in schemes:
         return
     allowed = [s for s in schemes if s]

@@ -52,7 +52,8 @@ def run_stage(
         result = runner(ctx)
         for secret in result.secrets:
             log.mask(secret)
-        outputs = _checked_outputs(stage, result)
+        # Like the Actions runner, never hand a secret on to the next job.
+        outputs = {k: log.redact(v) for k, v in _checked_outputs(stage, result).items()}
     except KeyboardInterrupt:
         log.error(f"{stage.name}: interrupted")
         return 130
