@@ -166,3 +166,36 @@ def test_a_value_with_any_line_separator_is_moved_out_of_the_dotenv(
     assert Path(written["MODELSHIP_S_V"]).read_bytes().decode() == f"a{separator}B=1"
     assert dotenv.read_bytes().decode().count("\n") == 1
     assert separator not in dotenv.read_bytes().decode()
+
+
+def test_a_manifest_named_with_a_command_never_stops_the_runner_from_masking(
+    tmp_path: Path,
+) -> None:
+    import base64
+
+    token = "kubeTokenValue-0987654321"
+    kubeconfig = (
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {server: 'https://127.0.0.1:9'}\n"
+        "contexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\n"
+        f"users:\n- name: u\n  user: {{token: {token}}}\n"
+    )
+    manifest = (
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n"
+        '  name: "churn\\n::stop-commands::pwned\\n::set-output name=x::y"\n'
+        "spec:\n  selector: {matchLabels: {app: churn}}\n  template:\n"
+        "    metadata: {labels: {app: churn}}\n"
+        "    spec: {containers: [{name: model, image: x}]}\n"
+    )
+    project = init_project(tmp_path / "p", {"k8s/deploy.yaml": manifest})
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": str(project)}
+    env["INPUT_KUBECONFIG"] = base64.b64encode(kubeconfig.encode()).decode()
+    argv = ["deploy", "--dry-run", "--manifests", "k8s", "--image", "ghcr.io/acme/churn:1"]
+    run = run_cli([*argv, "--model-name", "churn"], project, env)
+    assert run.code in (0, 1, 2, 3)
+    assert "Traceback" not in run.stderr
+    lines = run.stderr.splitlines()
+    assert f"::add-mask::{token}" in lines
+    assert not any(
+        line.lstrip().startswith(("::stop-commands::pwned", "::set-output")) for line in lines
+    )
+    assert all(token not in line for line in lines if not line.startswith("::add-mask::"))
