@@ -137,3 +137,42 @@ def test_every_declared_kind_and_default_is_consistent() -> None:
         for item in stage.inputs:
             if item.kind == "url":
                 assert item.schemes, f"{name} {item.name}"
+
+
+def test_a_path_input_or_a_symlink_never_leaves_the_workspace(tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "out").symlink_to(tmp_path)
+    item = Input("junit-path", "A path.", type="path")
+    for value in ("../escape.xml", str(tmp_path / "abs.xml"), "out/escape.xml"):
+        inputs = Inputs(_stage(item), {item.name: RawValue(value, "flag")})
+        with pytest.raises(UsageError, match="outside the workspace"):
+            inputs.path(item.name, workspace)
+    run = run_cli(["test", "--command", "true", "--junit-path", "out/junit.xml"], workspace)
+    assert run.code == 2
+    assert "outside the workspace" in run.stderr
+    assert not (tmp_path / "junit.xml").exists()
+
+
+def test_lineage_never_shows_a_tracking_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from modelship.cli import main
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+    out, err = io.StringIO(), io.StringIO()
+    uri = "http://admin:Lin3agePw@127.0.0.1:9"
+    code = main(
+        ["lineage", "models:/churn/1", "--tracking-uri", uri],
+        env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        cwd=tmp_path,
+        stdout=out,
+        stderr=err,
+    )
+    assert code == 3
+    assert "Lin3agePw" not in out.getvalue() + err.getvalue()
+    assert "Traceback" not in err.getvalue()
+    assert "http://***@127.0.0.1:9" in err.getvalue()
