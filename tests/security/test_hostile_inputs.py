@@ -185,6 +185,38 @@ def _github_env(project: Path, tmp_path: Path) -> dict[str, str]:
     }
 
 
+def _gitlab_env(project: Path) -> dict[str, str]:
+    return {
+        "GITLAB_CI": "true",
+        "CI_PROJECT_DIR": str(project),
+        "CI_COMMIT_BRANCH": "main",
+        "CI_COMMIT_SHA": "0" * 40,
+        "MLFLOW_TRACKING_URI": CLOSED,
+        "KUBECONFIG": str(project / "no-such-kubeconfig"),
+    }
+
+
+# The only terminal sequences a GitLab log may hold: modelship's own sections.
+OUR_SECTION = re.compile(r"\x1b\[0Ksection_(start|end):\d+:modelship_[0-9a-f]{8}\r\x1b\[0K")
+
+
+def _gitlab_problems(log: str, dotenv: Path, stage: Stage) -> list[str]:
+    problems: list[str] = []
+    rest = OUR_SECTION.sub("", log)
+    if "\x1b" in rest or "\r" in rest:
+        problems.append("a raw ESC or CR from a value reached the log")
+    if re.search(r"(?i)section_(start|end):", rest):
+        problems.append("a value's section marker reached the log")
+    if dotenv.exists():
+        prefix = f"MODELSHIP_{stage.name.upper()}_"
+        allowed = {prefix + o.name.upper().replace("-", "_") for o in stage.outputs}
+        with dotenv.open(encoding="utf-8", errors="replace", newline="") as handle:
+            names = {line.partition("=")[0] for line in handle.read().split("\n") if line}
+        if not names <= allowed:
+            problems.append(f"the dotenv holds undeclared names {sorted(names - allowed)}")
+    return problems
+
+
 def _injected_lines(text: str) -> list[str]:
     """Lines outside a stop-commands fence that are workflow commands we did not issue."""
     bad: list[str] = []
@@ -251,3 +283,17 @@ def test_a_hostile_input_value_never_crashes_injects_or_leaks(
         for secret in SECRETS:
             assert secret not in shown_log, f"{secret!r} in the log of {shown}"
             assert secret not in written, f"{secret!r} written by {shown}"
+    # GitLab: its log reads ESC/CR sequences and section markers; its dotenv
+    # is split on \n only. The values that carry separators and sequences:
+    for value in HOSTILE[:7]:
+        flags = {**_base_values(stage, project), item.name: value}
+        argv = [stage_name, *(arg for name, v in flags.items() for arg in (f"--{name}", v))]
+        dotenv = project / "modelship.env"
+        dotenv.unlink(missing_ok=True)
+        run = run_cli(argv, project, _gitlab_env(project))
+        shown = (
+            f"GitLab {stage_name} --{input_name}={value!r}: exit {run.code}\n{run.stderr[-3000:]}"
+        )
+        assert "Traceback" not in run.stderr, shown
+        assert run.code in (0, 1, 2, 3), shown
+        assert _gitlab_problems(run.stdout + run.stderr, dotenv, stage) == [], shown
