@@ -121,46 +121,99 @@ def render(
     dest: Path,
     base_image: str,
     labels: Mapping[str, str],
+    secrets: Iterable[str] = (),
 ) -> RenderedContext:
-    """Write the build context for `info` into `dest` (created, must be empty)."""
+    """Write the build context for `info` into `dest` (created, must be empty).
+
+    All or nothing: when the context is refused (a bad input, a file that
+    points outside the model, one of `secrets` inside), everything written so
+    far is removed, so no secret stays on disk.
+    """
+    existed = dest.exists()
     dest.mkdir(parents=True, exist_ok=True)
     if any(dest.iterdir()):
         raise UsageError(
             f"context-dir {dest} is not empty",
             "pass an empty or new folder; modelship does not overwrite files",
         )
+    try:
+        rendered = _write(info, dest, base_image, labels)
+        leaked = find_secret(dest, secrets)
+        if leaked is not None:
+            raise UsageError(
+                f"a secret input appears in the build context ({leaked.relative_to(dest)})",
+                "remove it from the labels or the model; secrets never go into an image",
+            )
+    except BaseException:
+        _remove_written(dest, keep_folder=existed)
+        raise
+    return rendered
+
+
+def _write(
+    info: ModelInfo, dest: Path, base_image: str, labels: Mapping[str, str]
+) -> RenderedContext:
     model_dir = info.path
-    req_dir = dest / "requirements"
-    req_dir.mkdir()
+    _refuse_links_out(model_dir)
     source_req = model_dir / "requirements.txt"
     requirements: list[str] = []
+    if source_req.is_file():
+        requirements = [
+            line.strip()
+            for line in source_req.read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.strip().startswith("#")
+        ]
+    # The scoring server is MLflow's own; a model whose requirements do not
+    # name MLflow gets the version it was saved with.
+    extra: list[str] = []
+    if not any(_MLFLOW_REQ.match(line) for line in requirements):
+        extra.append(f"mlflow=={info.mlflow_version}" if info.mlflow_version else "mlflow")
+    # Rendered first: a bad base image or requirement is refused before a file is written.
+    text = render_containerfile(base_image, labels, info.uri, info.python_minor, extra)
+
+    req_dir = dest / "requirements"
+    req_dir.mkdir()
     if source_req.is_file():
         shutil.copyfile(source_req, req_dir / "requirements.txt")
         for extra_file in _referenced_files(source_req, model_dir):
             relative = extra_file.relative_to(model_dir.resolve())
             (req_dir / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(extra_file, req_dir / relative)
-        requirements = [
-            line.strip()
-            for line in source_req.read_text(encoding="utf-8").splitlines()
-            if line.strip() and not line.strip().startswith("#")
-        ]
     else:
         (req_dir / "requirements.txt").write_text("", encoding="utf-8")
-
-    # The scoring server is MLflow's own; a model whose requirements do not
-    # name MLflow gets the version it was saved with.
-    extra: list[str] = []
-    if not any(_MLFLOW_REQ.match(line) for line in requirements):
-        extra.append(f"mlflow=={info.mlflow_version}" if info.mlflow_version else "mlflow")
-
     shutil.copytree(model_dir, dest / "model", symlinks=False)
     _world_readable(dest)
-    text = render_containerfile(base_image, labels, info.uri, info.python_minor, extra)
     containerfile = dest / CONTAINERFILE
     containerfile.write_text(text, encoding="utf-8")
     containerfile.chmod(0o644)
     return RenderedContext(dest, containerfile, requirements, extra)
+
+
+def _refuse_links_out(model_dir: Path) -> None:
+    """A link inside the model that resolves outside it would copy that file into the image."""
+    root = model_dir.resolve()
+    for path in model_dir.rglob("*"):
+        if not path.is_symlink():
+            continue
+        target = path.resolve()
+        if target != root and root not in target.parents:
+            raise UsageError(
+                f"the model holds {str(path.relative_to(model_dir))!r}, "
+                "a link to a file outside the model",
+                "save the model with real files; nothing from outside it goes into an image",
+            )
+
+
+def _remove_written(dest: Path, *, keep_folder: bool) -> None:
+    """Remove what `render` wrote: the folder it made, or what it put in a given empty one."""
+    if not keep_folder:
+        shutil.rmtree(dest, ignore_errors=True)
+        return
+    for child in list(dest.iterdir()):
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
 
 
 def _world_readable(root: Path) -> None:
