@@ -26,7 +26,7 @@ _QUANTITY = re.compile(
 
 def shown(value: object) -> str:
     """A value from outside, quoted so a line break or control character stays visible."""
-    return repr(value) if isinstance(value, str) else repr(str(value))
+    return repr(value) if isinstance(value, str) else repr(value)[:80]
 
 
 def dns1123_label(value: object) -> str | None:

@@ -34,6 +34,8 @@ _QUANTITY_MAPS = frozenset(
     {"requests", "limits", "hard", "max", "min", "default", "defaultRequest"}
 )
 _QUANTITY_FIELDS = frozenset({"sizeLimit"})
+_LABEL_MAPS = frozenset({"labels", "matchLabels", "annotations", "nodeSelector"})
+_MAPS_CHECKED = _QUANTITY_MAPS | _LABEL_MAPS
 # Counts and durations the API server wants non-negative (or at least one).
 _LOWEST = {
     "replicas": 0,
@@ -118,6 +120,7 @@ def validate(manifests: Iterable[Manifest], version: str) -> Validation:
             )
             continue
         problems.extend(field_problems(manifest))
+        problems = list(dict.fromkeys(problems))  # metadata is checked by both passes
         if problems:
             _refuse(manifest, problems, version)
         result.validated.append(describe(manifest))
@@ -144,7 +147,7 @@ def _schema_problem(manifest: Manifest, err: Any) -> str:
 
 
 def metadata_problems(manifest: Manifest) -> list[str]:
-    """Names, namespace, label and annotation keys: the same rules for every kind."""
+    """Name and namespace: the same rules for every kind, built-in or not."""
     meta = manifest.get("metadata")
     if not isinstance(meta, dict):
         return ["metadata: not a mapping"]
@@ -156,23 +159,23 @@ def metadata_problems(manifest: Manifest) -> list[str]:
         why = names.dns1123_label(meta["namespace"])
         if why:
             problems.append(f"metadata.namespace: {why}")
-    problems.extend(_labels("metadata", meta))
-    return problems
-
-
-def _labels(where: str, meta: dict[str, Any]) -> list[str]:
-    problems: list[str] = []
-    for section in ("labels", "annotations"):
-        mapping = meta.get(section)
-        if not isinstance(mapping, dict):
-            continue
-        for key, value in mapping.items():
-            why = names.qualified_key(key)
-            if why is None and section == "labels":
-                why = names.label_value(value)
+    for section in _LABEL_MAPS & {"labels", "annotations"}:
+        if isinstance(meta.get(section), dict):
+            why = _label_problem(section, meta[section])
             if why:
-                problems.append(f"{where}.{section}: {why}")
+                problems.append(f"metadata.{section}: {why}")
     return problems
+
+
+def _label_problem(section: str, mapping: dict[str, Any]) -> str | None:
+    """Keys are qualified names; label values (not annotation values) are limited too."""
+    for key, value in mapping.items():
+        why = names.qualified_key(key)
+        if why is None and section != "annotations":
+            why = names.label_value(value)
+        if why:
+            return why
+    return None
 
 
 def field_problems(manifest: Manifest) -> list[str]:
@@ -201,8 +204,10 @@ def _walk(node: Any, path: tuple[str, ...], problems: list[str]) -> None:
 
 
 def _field_rule(key: str, value: Any, parent: tuple[str, ...]) -> str | None:
-    if value is None or (isinstance(value, dict | list) and key not in _QUANTITY_MAPS):
+    if value is None or (isinstance(value, dict | list) and key not in _MAPS_CHECKED):
         return None
+    if key in _LABEL_MAPS and isinstance(value, dict):
+        return _label_problem(key, value)
     if key == "number" and (not parent or parent[-1] != "port"):
         return None
     if key in _PORT_FIELDS:
