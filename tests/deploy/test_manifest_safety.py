@@ -176,6 +176,43 @@ def test_a_symlink_that_stays_inside_the_workspace_is_followed(tmp_path: Path) -
     ]
 
 
+def test_a_kustomization_cannot_pull_a_base_from_outside_the_workspace(tmp_path: Path) -> None:
+    outside = tmp_path / "outside" / "base"
+    workspace = tmp_path / "ws"
+    _write(outside, {"secret.yaml": SECRET, "kustomization.yaml": "resources: [secret.yaml]\n"})
+    base = os.path.relpath(outside, workspace / "k8s")
+    _write(
+        workspace / "k8s",
+        {"app.yaml": DEPLOYMENT, "kustomization.yaml": f"resources: [app.yaml, {base}]\n"},
+    )
+
+    run = _deploy(workspace, "--manifests", "k8s", "--dry-run")
+
+    assert run.code == 2, run.stderr
+    assert "points outside the workspace" in run.stderr
+    assert PASSWORD not in _shown(run)
+
+
+def test_a_kustomization_with_a_link_out_is_refused_before_kustomize_reads_it(
+    tmp_path: Path,
+) -> None:
+    outside = tmp_path / "outside"
+    workspace = tmp_path / "ws"
+    _write(outside, {"secret.yaml": SECRET})
+    _write(
+        workspace / "k8s",
+        {"app.yaml": DEPLOYMENT, "kustomization.yaml": "resources: [app.yaml, secret.yaml]\n"},
+    )
+    os.symlink(outside / "secret.yaml", workspace / "k8s" / "secret.yaml")
+
+    run = _deploy(workspace, "--manifests", "k8s", "--dry-run")
+
+    assert run.code == 2, run.stderr
+    assert "secret.yaml" in run.stderr
+    assert "points outside the workspace" in run.stderr
+    assert PASSWORD not in _shown(run)
+
+
 # -- item: Secrets keep their values -----------------------------------------------------
 
 

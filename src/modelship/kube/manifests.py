@@ -87,6 +87,7 @@ def load(
     if path.is_dir():
         files = confined_files(path, root)
         if any((path / name).is_file() for name in KUSTOMIZATION_FILES):
+            confine_kustomization(path, root)
             return parse(kustomize(path, env), f"kustomize build of {path.name!r}")
         files = [p for p in files if p.suffix in (".yaml", ".yml", ".json")]
         if not files:
@@ -115,6 +116,37 @@ def confined_files(directory: Path, root: Path) -> list[Path]:
             if name in files and entry.is_file():
                 found.append(entry)
     return sorted(found)
+
+
+def confine_kustomization(directory: Path, root: Path, depth: int = 0) -> None:
+    """Local bases, resources and components of a kustomization stay inside `root`.
+
+    kustomize itself refuses files outside a kustomization's folder, but not
+    other kustomization folders (`resources: [../../elsewhere]`); those are
+    checked here, recursively. Remote resources (URLs) are kustomize's concern.
+    """
+    if depth > 20:
+        raise UsageError(f"kustomization {directory.name!r} nests more than 20 levels deep")
+    text = next(
+        (directory / name).read_text(encoding="utf-8", errors="replace")
+        for name in KUSTOMIZATION_FILES
+        if (directory / name).is_file()
+    )
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return  # kustomize reports it, with its own words
+    if not isinstance(loaded, dict):
+        return
+    for key in ("resources", "bases", "components", "crds"):
+        entries = loaded.get(key)
+        for entry in entries if isinstance(entries, list) else []:
+            if not isinstance(entry, str) or "://" in entry or entry.startswith("github.com/"):
+                continue
+            target = confine(directory / entry, root, f"kustomization entry {entry!r}")
+            if target.is_dir() and any((target / n).is_file() for n in KUSTOMIZATION_FILES):
+                confined_files(target, root)
+                confine_kustomization(target, root, depth + 1)
 
 
 def kustomize(directory: Path, env: Mapping[str, str] | None = None) -> str:
