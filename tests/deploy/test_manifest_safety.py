@@ -410,3 +410,26 @@ def test_a_kube_version_without_a_schema_is_a_clear_error(tmp_path: Path) -> Non
     assert run.code == 2, run.stderr
     assert "no schema for Kubernetes 1.2" in run.stderr
     assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("cpu: 250m", '"cpu\\n::stop-commands::pwned": abc'),
+        ("labels: {app: churn}}\n    spec", 'labels: {"a\\n::stop-commands::pwned": x}}\n    spec'),
+        ("kind: Deployment", 'kind: "Deployment\\n::stop-commands::pwned"'),
+        ("ports: [{name: http, ", 'ports: [{"name\\n::stop-commands::pwned": http, '),
+    ],
+    ids=["resource-key", "label-key", "kind", "unknown-field"],
+)
+def test_outside_text_in_a_validation_message_never_starts_a_line(
+    tmp_path: Path, old: str, new: str
+) -> None:
+    assert old in DEPLOYMENT
+    _write(tmp_path / "k8s", {"app.yaml": DEPLOYMENT.replace(old, new, 1)})
+
+    run = _deploy(tmp_path, "--manifests", "k8s", "--dry-run")  # a local run: no escaping
+
+    assert run.code in (0, 2), run.stderr
+    assert not [line for line in run.stderr.splitlines() if line.startswith("::")]
+    assert "Traceback" not in run.stderr

@@ -29,6 +29,14 @@ def shown(value: object) -> str:
     return repr(value) if isinstance(value, str) else repr(value)[:80]
 
 
+def segment(value: object) -> str:
+    """A key of a path (`spec.template...`): as it is when printable, else quoted."""
+    text = str(value)
+    if text.isprintable() and not any(c.isspace() for c in text):
+        return text
+    return repr(text)
+
+
 def dns1123_label(value: object) -> str | None:
     """Why `value` is not a DNS-1123 label (namespaces, container names), or None."""
     if not isinstance(value, str) or not _DNS1123_LABEL.fullmatch(value):

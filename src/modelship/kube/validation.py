@@ -139,7 +139,7 @@ def _refuse(manifest: Manifest, problems: list[str], version: str) -> NoReturn:
 
 
 def _schema_problem(manifest: Manifest, err: Any) -> str:
-    where = ".".join(str(part) for part in err.path) or "(top level)"
+    where = ".".join(names.segment(part) for part in err.path) or "(top level)"
     if manifest.get("kind") == "Secret":
         # jsonschema quotes the offending value; a Secret's values are never shown.
         return f"{where}: does not match the schema ({err.validator})"
@@ -193,7 +193,7 @@ def _walk(node: Any, path: tuple[str, ...], problems: list[str]) -> None:
     if not isinstance(node, dict):
         return
     for key, value in node.items():
-        here = (*path, str(key))
+        here = (*path, names.segment(key))
         why = _field_rule(key, value, path)
         if why:
             problems.append(f"{'.'.join(here)}: {why}")
@@ -220,7 +220,7 @@ def _field_rule(key: str, value: Any, parent: tuple[str, ...]) -> str | None:
         for resource, amount in value.items():
             why = names.quantity(amount)
             if why:
-                return f"{resource}: {why}"
+                return f"{names.segment(resource)}: {why}"
         return None
     if key == "name" and len(parent) >= 2 and parent[-2] in _NAMED_LISTS:
         return names.dns1123_label(value)
