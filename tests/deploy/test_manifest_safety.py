@@ -433,3 +433,20 @@ def test_outside_text_in_a_validation_message_never_starts_a_line(
     assert run.code in (0, 2), run.stderr
     assert not [line for line in run.stderr.splitlines() if line.startswith("::")]
     assert "Traceback" not in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("api_version", "kind"),
+    [("v1", "../../../../../../../etc/hostname"), ("../../x/v1", "Widget"), ("v1", "")],
+)
+def test_a_kind_or_api_version_that_is_no_identifier_is_refused(
+    tmp_path: Path, api_version: str, kind: str
+) -> None:
+    odd = f"apiVersion: '{api_version}'\nkind: '{kind}'\nmetadata: {{name: x}}\n"
+    _write(tmp_path / "k8s", {"app.yaml": DEPLOYMENT, "odd.yaml": odd})
+
+    run = _deploy(tmp_path, "--manifests", "k8s", "--dry-run")
+
+    assert run.code == 2, run.stderr
+    assert "valid for Kubernetes" not in run.stderr
+    assert "Traceback" not in run.stderr

@@ -9,6 +9,7 @@ valid. A Secret's values never appear in a message.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
@@ -57,6 +58,8 @@ _LOWEST = {
     "ttlSecondsAfterFinished": 0,
     "averageUtilization": 1,
 }
+_KIND = re.compile(r"[A-Za-z][A-Za-z0-9]{0,62}")
+_API_VERSION = re.compile(r"([a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?/)?v[0-9]+((alpha|beta)[0-9]+)?")
 _NAMED_LISTS = {"containers", "initContainers", "ephemeralContainers", "volumes"}
 
 
@@ -106,7 +109,10 @@ def validate(manifests: Iterable[Manifest], version: str) -> Validation:
 
     result = Validation(version)
     for manifest in manifests:
-        problems = metadata_problems(manifest)
+        problems = type_problems(manifest) or metadata_problems(manifest)
+        if problems:
+            # A kind such as `../x` would also name a file to kubernetes-validate.
+            _refuse(manifest, problems, version)
         try:
             kubernetes_validate.validate(manifest, version, strict=True)
         except kubernetes_validate.ValidationError as err:
@@ -144,6 +150,17 @@ def _schema_problem(manifest: Manifest, err: Any) -> str:
         # jsonschema quotes the offending value; a Secret's values are never shown.
         return f"{where}: does not match the schema ({err.validator})"
     return f"{where}: {err.message}"
+
+
+def type_problems(manifest: Manifest) -> list[str]:
+    """`kind` is a CamelCase word and `apiVersion` a `group/version`, as the API server wants."""
+    problems: list[str] = []
+    if not isinstance(manifest.get("kind"), str) or not _KIND.fullmatch(manifest["kind"]):
+        problems.append(f"kind: {names.shown(manifest.get('kind'))} is not a kind")
+    api_version = manifest.get("apiVersion")
+    if not isinstance(api_version, str) or not _API_VERSION.fullmatch(api_version):
+        problems.append(f"apiVersion: {names.shown(api_version)} is not an API version")
+    return problems
 
 
 def metadata_problems(manifest: Manifest) -> list[str]:
