@@ -450,3 +450,14 @@ def test_a_kind_or_api_version_that_is_no_identifier_is_refused(
     assert run.code == 2, run.stderr
     assert "valid for Kubernetes" not in run.stderr
     assert "Traceback" not in run.stderr
+
+
+def test_a_malformed_secret_is_reported_without_quoting_its_lines(tmp_path: Path) -> None:
+    broken = SECRET.replace(f"password: {PASSWORD}}}", f"password: {PASSWORD}: [}}")
+    _write(tmp_path / "k8s", {"app.yaml": DEPLOYMENT, "secret.yaml": broken})
+
+    run = _deploy(tmp_path, "--manifests", "k8s", "--dry-run")
+
+    assert run.code == 2, run.stderr
+    assert "'secret.yaml': not valid YAML at line" in run.stderr
+    assert PASSWORD not in _shown(run)

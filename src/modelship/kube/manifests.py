@@ -1,9 +1,10 @@
-"""User manifests: loading, image injection, namespacing and validation.
+"""User manifests: loading (confined to the workspace), image injection, namespacing, redaction.
 
 `manifests` is a YAML file, a directory of YAML files, or a kustomization
 (a directory holding `kustomization.yaml`, built with `kubectl kustomize`).
 Everything is checked before anything reaches the cluster, so a bad manifest
-ends the run with exit 2 and an untouched cluster.
+ends the run with exit 2 and an untouched cluster (the checks against the
+API server's rules are in `validation`).
 """
 
 from __future__ import annotations
@@ -178,7 +179,11 @@ def parse(text: str, source: str) -> list[Manifest]:
     try:
         documents = list(yaml.safe_load_all(text))
     except yaml.YAMLError as err:
-        raise UsageError(f"{source}: not valid YAML: {err}") from None
+        # Only where and what: PyYAML's own text quotes the line, which may hold a secret.
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or "cannot be parsed"
+        raise UsageError(f"{source}: not valid YAML{where}: {problem}") from None
     out: list[Manifest] = []
     for index, doc in enumerate(documents):
         if doc is None:
