@@ -33,7 +33,7 @@ def _files_under(path: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("given_folder", [False, True], ids=["new-folder", "empty-folder"])
-def test_a_secret_found_in_the_context_leaves_no_file_behind(
+def test_a_bad_input_found_after_the_copy_leaves_no_secret_file_behind(
     tmp_path: Path, given_folder: bool
 ) -> None:
     info = _model(tmp_path)
@@ -41,12 +41,32 @@ def test_a_secret_found_in_the_context_leaves_no_file_behind(
     if given_folder:
         dest.mkdir(parents=True)
 
-    with pytest.raises(UsageError, match="secret input appears in the build context"):
-        buildcontext.render(info, dest, "python:3.11-slim", {}, [INDEX_PASSWORD])
+    # The model (with its pip.conf) is copied before the Containerfile is rendered.
+    with pytest.raises(UsageError, match="is not an image reference"):
+        buildcontext.render(info, dest, "python:3.11\nRUN cat /run/secrets/x", {})
 
     assert _files_under(dest) == []
     assert dest.exists() is given_folder  # a folder the user gave stays, empty
     assert not [p for p in (tmp_path / "ws").rglob("*") if p.is_file()]
+
+
+@pytest.mark.parametrize("given_folder", [False, True], ids=["new-folder", "empty-folder"])
+def test_a_context_refused_after_rendering_is_discarded_whole(
+    tmp_path: Path, given_folder: bool
+) -> None:
+    info = _model(tmp_path)
+    dest = tmp_path / "ws" / "context"
+    if given_folder:
+        dest.mkdir(parents=True)
+    rendered = buildcontext.render(info, dest, "python:3.11-slim", {})
+    leaked = buildcontext.find_secret(dest, [INDEX_PASSWORD])
+    assert leaked is not None
+    assert leaked.name == "pip.conf"
+
+    buildcontext.discard(rendered)
+
+    assert _files_under(dest) == []
+    assert dest.exists() is given_folder
 
 
 def test_a_link_out_of_the_model_is_refused_and_nothing_stays(tmp_path: Path) -> None:
@@ -64,21 +84,11 @@ def test_a_link_out_of_the_model_is_refused_and_nothing_stays(tmp_path: Path) ->
     assert not dest.exists()
 
 
-def test_a_bad_base_image_is_refused_before_any_file_is_written(tmp_path: Path) -> None:
-    info = _model(tmp_path)
-    dest = tmp_path / "ws" / "context"
-
-    with pytest.raises(UsageError, match="is not an image reference"):
-        buildcontext.render(info, dest, "python:3.11\nRUN cat /run/secrets/x", {})
-
-    assert not dest.exists()
-
-
 def test_an_accepted_context_is_complete(tmp_path: Path) -> None:
     info = _model(tmp_path)
     dest = tmp_path / "ws" / "context"
 
-    rendered = buildcontext.render(info, dest, "python:3.11-slim", {}, ["not-in-the-model"])
+    rendered = buildcontext.render(info, dest, "python:3.11-slim", {})
 
     assert rendered.containerfile.is_file()
     assert (dest / "requirements" / "extra.txt").read_text() == "pandas==2.2.0\n"

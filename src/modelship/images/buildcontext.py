@@ -41,6 +41,7 @@ class RenderedContext:
     containerfile: Path
     requirements: list[str]
     extra_requirements: list[str]
+    made_folder: bool = False  # `render` created `path` (else the user gave it empty)
 
 
 def default_base_image(python_version: str) -> str:
@@ -121,15 +122,14 @@ def render(
     dest: Path,
     base_image: str,
     labels: Mapping[str, str],
-    secrets: Iterable[str] = (),
 ) -> RenderedContext:
     """Write the build context for `info` into `dest` (created, must be empty).
 
-    All or nothing: when the context is refused (a bad input, a file that
-    points outside the model, one of `secrets` inside), everything written so
-    far is removed, so no secret stays on disk.
+    All or nothing: when the context is refused (a bad input, a file of the
+    model that links outside it), everything written so far is removed, so no
+    secret stays on disk. A refusal after this returns goes through `discard`.
     """
-    existed = dest.exists()
+    made_folder = not dest.exists()
     dest.mkdir(parents=True, exist_ok=True)
     if any(dest.iterdir()):
         raise UsageError(
@@ -137,56 +137,53 @@ def render(
             "pass an empty or new folder; modelship does not overwrite files",
         )
     try:
-        rendered = _write(info, dest, base_image, labels)
-        leaked = find_secret(dest, secrets)
-        if leaked is not None:
-            raise UsageError(
-                f"a secret input appears in the build context ({leaked.relative_to(dest)})",
-                "remove it from the labels or the model; secrets never go into an image",
-            )
+        _refuse_links_out(info.path)
+        return _write(info, dest, base_image, labels, made_folder)
     except BaseException:
-        _remove_written(dest, keep_folder=existed)
+        _remove_written(dest, keep_folder=not made_folder)
         raise
-    return rendered
 
 
 def _write(
-    info: ModelInfo, dest: Path, base_image: str, labels: Mapping[str, str]
+    info: ModelInfo, dest: Path, base_image: str, labels: Mapping[str, str], made_folder: bool
 ) -> RenderedContext:
     model_dir = info.path
-    _refuse_links_out(model_dir)
-    source_req = model_dir / "requirements.txt"
-    requirements: list[str] = []
-    if source_req.is_file():
-        requirements = [
-            line.strip()
-            for line in source_req.read_text(encoding="utf-8").splitlines()
-            if line.strip() and not line.strip().startswith("#")
-        ]
-    # The scoring server is MLflow's own; a model whose requirements do not
-    # name MLflow gets the version it was saved with.
-    extra: list[str] = []
-    if not any(_MLFLOW_REQ.match(line) for line in requirements):
-        extra.append(f"mlflow=={info.mlflow_version}" if info.mlflow_version else "mlflow")
-    # Rendered first: a bad base image or requirement is refused before a file is written.
-    text = render_containerfile(base_image, labels, info.uri, info.python_minor, extra)
-
     req_dir = dest / "requirements"
     req_dir.mkdir()
+    source_req = model_dir / "requirements.txt"
+    requirements: list[str] = []
     if source_req.is_file():
         shutil.copyfile(source_req, req_dir / "requirements.txt")
         for extra_file in _referenced_files(source_req, model_dir):
             relative = extra_file.relative_to(model_dir.resolve())
             (req_dir / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(extra_file, req_dir / relative)
+        requirements = [
+            line.strip()
+            for line in source_req.read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.strip().startswith("#")
+        ]
     else:
         (req_dir / "requirements.txt").write_text("", encoding="utf-8")
+
+    # The scoring server is MLflow's own; a model whose requirements do not
+    # name MLflow gets the version it was saved with.
+    extra: list[str] = []
+    if not any(_MLFLOW_REQ.match(line) for line in requirements):
+        extra.append(f"mlflow=={info.mlflow_version}" if info.mlflow_version else "mlflow")
+
     shutil.copytree(model_dir, dest / "model", symlinks=False)
     _world_readable(dest)
+    text = render_containerfile(base_image, labels, info.uri, info.python_minor, extra)
     containerfile = dest / CONTAINERFILE
     containerfile.write_text(text, encoding="utf-8")
     containerfile.chmod(0o644)
-    return RenderedContext(dest, containerfile, requirements, extra)
+    return RenderedContext(dest, containerfile, requirements, extra, made_folder)
+
+
+def discard(rendered: RenderedContext) -> None:
+    """Remove a context that was written and then refused (e.g. a secret found inside)."""
+    _remove_written(rendered.path, keep_folder=not rendered.made_folder)
 
 
 def _refuse_links_out(model_dir: Path) -> None:

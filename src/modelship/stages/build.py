@@ -169,9 +169,14 @@ def run(ctx: StageContext) -> Result:
         )
 
         target = context_dir or Path(tmp) / "context"
-        rendered = buildcontext.render(
-            info, target, base_image, labels, [password or "", *ctx.inputs.secrets()]
-        )
+        rendered = buildcontext.render(info, target, base_image, labels)
+        leaked = buildcontext.find_secret(target, [password or "", *ctx.inputs.secrets()])
+        if leaked is not None:
+            buildcontext.discard(rendered)  # no secret stays on disk in `context-dir`
+            raise UsageError(
+                f"a secret input appears in the build context ({leaked.relative_to(target)})",
+                "remove it from the labels or the model; secrets never go into an image",
+            )
         _summary_head(ctx, info, base_image, refs, labels)
 
         if context_dir is not None:
