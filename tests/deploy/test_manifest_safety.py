@@ -145,6 +145,20 @@ def test_a_symlink_in_the_manifests_directory_cannot_read_outside_the_workspace(
     assert "Traceback" not in run.stderr
 
 
+def test_a_manifests_file_that_links_outside_the_workspace_is_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    workspace = tmp_path / "ws"
+    _write(outside, {"all.yaml": DEPLOYMENT + "---" + SECRET})
+    workspace.mkdir()
+    os.symlink(outside / "all.yaml", workspace / "k8s.yaml")
+
+    run = _deploy(workspace, "--manifests", "k8s.yaml", "--dry-run")
+
+    assert run.code == 2, run.stderr
+    assert "points outside the workspace" in run.stderr
+    assert PASSWORD not in _shown(run)
+
+
 def test_a_symlinked_folder_in_the_manifests_directory_pointing_out_is_refused(
     tmp_path: Path,
 ) -> None:
@@ -461,3 +475,18 @@ def test_a_malformed_secret_is_reported_without_quoting_its_lines(tmp_path: Path
     assert run.code == 2, run.stderr
     assert "'secret.yaml': not valid YAML at line" in run.stderr
     assert PASSWORD not in _shown(run)
+
+
+def test_names_follow_the_rule_of_their_kind(tmp_path: Path) -> None:
+    role = (
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata: {name: 'model:reader'}\n"
+        "rules: [{apiGroups: [''], resources: [configmaps], verbs: [get]}]\n"
+    )
+    _write(tmp_path / "k8s", {"app.yaml": DEPLOYMENT, "role.yaml": role})
+    assert _deploy(tmp_path, "--manifests", "k8s", "--dry-run").code == 0
+
+    # A Service name is a DNS-1035 label: no dots, a letter first.
+    _write(tmp_path / "k8s", {"svc.yaml": SERVICE.replace("name: churn}", "name: churn.v2}")})
+    run = _deploy(tmp_path, "--manifests", "k8s", "--dry-run")
+    assert run.code == 2, run.stderr
+    assert "DNS-1035" in run.stderr

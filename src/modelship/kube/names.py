@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 
 INT32_MAX = 2**31 - 1
+# The API server names these with any path segment, e.g. `system:metrics-reader`.
+_PATH_SEGMENT_NAMED = frozenset({"Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding"})
 
 _DNS1123_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _DNS1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
@@ -75,7 +77,22 @@ def object_name(kind: str, value: object) -> str | None:
         return dns1035_label(value)
     if kind == "Namespace":
         return dns1123_label(value)
+    if kind in _PATH_SEGMENT_NAMED:
+        return path_segment(value)
     return dns1123_subdomain(value)
+
+
+def path_segment(value: object) -> str | None:
+    """Why `value` is not a path segment name (RBAC objects: `system:reader` is fine), or None."""
+    if (
+        not isinstance(value, str)
+        or value in ("", ".", "..")
+        or "/" in value
+        or "%" in value
+        or not value.isprintable()
+    ):
+        return f"{shown(value)} is not a valid name (no '/', '%', nor only dots)"
+    return None
 
 
 def qualified_key(value: object) -> str | None:
