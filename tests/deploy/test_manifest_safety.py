@@ -490,3 +490,17 @@ def test_names_follow_the_rule_of_their_kind(tmp_path: Path) -> None:
     run = _deploy(tmp_path, "--manifests", "k8s", "--dry-run")
     assert run.code == 2, run.stderr
     assert "DNS-1035" in run.stderr
+
+
+def test_free_form_maps_are_not_read_as_fields(tmp_path: Path) -> None:
+    config = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n"
+        "  annotations: {replicas: 'many'}\n"
+        "data: {port: '99999', replicas: '-1', containerPort: 'x', cpu: abc}\n"
+    )
+    _write(tmp_path / "k8s", {"app.yaml": DEPLOYMENT, "svc.yaml": SERVICE, "cm.yaml": config})
+
+    run = _deploy(tmp_path, "--manifests", "k8s", "--dry-run")
+
+    assert run.code == 0, run.stderr
+    assert "3 manifests valid" in run.stderr

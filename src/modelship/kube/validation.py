@@ -37,6 +37,8 @@ _QUANTITY_MAPS = frozenset(
 _QUANTITY_FIELDS = frozenset({"sizeLimit"})
 _LABEL_MAPS = frozenset({"labels", "matchLabels", "annotations", "nodeSelector"})
 _MAPS_CHECKED = _QUANTITY_MAPS | _LABEL_MAPS
+# Maps whose keys are the user's own words: a ConfigMap's `port` entry is no port.
+_FREE_FORM = _LABEL_MAPS | {"data", "stringData", "binaryData"}
 # Counts and durations the API server wants non-negative (or at least one).
 _LOWEST = {
     "replicas": 0,
@@ -214,13 +216,25 @@ def _walk(node: Any, path: tuple[str, ...], problems: list[str]) -> None:
         why = _field_rule(key, value, path)
         if why:
             problems.append(f"{'.'.join(here)}: {why}")
-        _walk(value, here, problems)
+        if key not in _FREE_FORM and not _is_plain_selector(key, value):
+            _walk(value, here, problems)
     low, high = node.get("minReplicas"), node.get("maxReplicas")
     if isinstance(low, int) and isinstance(high, int) and high < low:
         problems.append(f"{'.'.join(path)}: maxReplicas {high} is below minReplicas {low}")
 
 
+def _is_plain_selector(key: str, value: Any) -> bool:
+    """A Service's `selector`: label pairs, not a LabelSelector with `matchLabels`."""
+    return (
+        key == "selector"
+        and isinstance(value, dict)
+        and not {"matchLabels", "matchExpressions"} & set(value)
+    )
+
+
 def _field_rule(key: str, value: Any, parent: tuple[str, ...]) -> str | None:
+    if _is_plain_selector(key, value):
+        return _label_problem("labels", value)
     if value is None or (isinstance(value, dict | list) and key not in _MAPS_CHECKED):
         return None
     if key in _LABEL_MAPS and isinstance(value, dict):
