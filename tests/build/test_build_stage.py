@@ -190,6 +190,8 @@ def test_a_password_in_a_label_is_refused(run_build, logged_model: LoggedModel) 
     assert done.code == 2
     assert "secret" in done.stderr
     assert PASSWORD not in done.everything()
+    # The refused context is gone: no Containerfile carrying the label stays on disk.
+    assert not [p for p in (done.workspace / "ctx").rglob("*") if p.is_file()]
 
 
 def test_auto_takes_a_reachable_docker_engine_then_buildah(

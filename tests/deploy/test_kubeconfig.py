@@ -171,3 +171,19 @@ def test_an_untrusted_server_certificate_is_exit_3(tmp_path: Path) -> None:
         assert "CERTIFICATE_VERIFY_FAILED" in run.stderr or "certificate" in run.stderr
         assert server.requests_matching("PATCH") == []
         assert server.token not in run.everything()
+
+
+def test_only_credential_values_are_masked_never_the_kubeconfig_structure(tmp_path: Path) -> None:
+    content = kubeconfig_for("https://127.0.0.1:6443", TOKEN).replace(
+        f"token: {TOKEN}", f"token: {TOKEN}\n    password: hunter2-pass\n    client-key-data: a2V5"
+    )
+    encoded = base64.b64encode(content.encode()).decode()
+    (tmp_path / "kubeconfig").write_text(content)
+    for value, extra in ((content, []), (encoded, [encoded]), ("kubeconfig", [])):
+        masked: list[str] = []
+        config.mask_credentials(value, {}, tmp_path, masked.append)
+        assert sorted(masked) == sorted([TOKEN, "hunter2-pass", "a2V5", *extra]), value[:20]
+    masked = []
+    env = {"KUBECONFIG": str(tmp_path / "kubeconfig"), "HOME": str(tmp_path)}
+    config.mask_credentials(None, env, tmp_path, masked.append)
+    assert sorted(masked) == sorted([TOKEN, "hunter2-pass", "a2V5"])

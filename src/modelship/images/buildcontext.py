@@ -41,6 +41,7 @@ class RenderedContext:
     containerfile: Path
     requirements: list[str]
     extra_requirements: list[str]
+    made_folder: bool = False  # `render` created `path` (else the user gave it empty)
 
 
 def default_base_image(python_version: str) -> str:
@@ -122,13 +123,30 @@ def render(
     base_image: str,
     labels: Mapping[str, str],
 ) -> RenderedContext:
-    """Write the build context for `info` into `dest` (created, must be empty)."""
+    """Write the build context for `info` into `dest` (created, must be empty).
+
+    All or nothing: when the context is refused (a bad input, a file of the
+    model that links outside it), everything written so far is removed, so no
+    secret stays on disk. A refusal after this returns goes through `discard`.
+    """
+    made_folder = not dest.exists()
     dest.mkdir(parents=True, exist_ok=True)
     if any(dest.iterdir()):
         raise UsageError(
             f"context-dir {dest} is not empty",
             "pass an empty or new folder; modelship does not overwrite files",
         )
+    try:
+        _refuse_links_out(info.path)
+        return _write(info, dest, base_image, labels, made_folder)
+    except BaseException:
+        _remove_written(dest, keep_folder=not made_folder)
+        raise
+
+
+def _write(
+    info: ModelInfo, dest: Path, base_image: str, labels: Mapping[str, str], made_folder: bool
+) -> RenderedContext:
     model_dir = info.path
     req_dir = dest / "requirements"
     req_dir.mkdir()
@@ -160,7 +178,39 @@ def render(
     containerfile = dest / CONTAINERFILE
     containerfile.write_text(text, encoding="utf-8")
     containerfile.chmod(0o644)
-    return RenderedContext(dest, containerfile, requirements, extra)
+    return RenderedContext(dest, containerfile, requirements, extra, made_folder)
+
+
+def discard(rendered: RenderedContext) -> None:
+    """Remove a context that was written and then refused (e.g. a secret found inside)."""
+    _remove_written(rendered.path, keep_folder=not rendered.made_folder)
+
+
+def _refuse_links_out(model_dir: Path) -> None:
+    """A link inside the model that resolves outside it would copy that file into the image."""
+    root = model_dir.resolve()
+    for path in model_dir.rglob("*"):
+        if not path.is_symlink():
+            continue
+        target = path.resolve()
+        if target != root and root not in target.parents:
+            raise UsageError(
+                f"the model holds {str(path.relative_to(model_dir))!r}, "
+                "a link to a file outside the model",
+                "save the model with real files; nothing from outside it goes into an image",
+            )
+
+
+def _remove_written(dest: Path, *, keep_folder: bool) -> None:
+    """Remove what `render` wrote: the folder it made, or what it put in a given empty one."""
+    if not keep_folder:
+        shutil.rmtree(dest, ignore_errors=True)
+        return
+    for child in list(dest.iterdir()):
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
 
 
 def _world_readable(root: Path) -> None:

@@ -102,6 +102,58 @@ def _check(content: str, what: str) -> None:
         )
 
 
+def _given_file(value: str, cwd: Path) -> Path | None:
+    """The file `value` names, when it is a path rather than content."""
+    if _looks_inline(value) or len(value) >= 4096:
+        return None
+    candidate = Path(value).expanduser()
+    if not candidate.is_absolute():
+        candidate = cwd / candidate
+    return candidate if _is_file(candidate) else None
+
+
+def _env_file(env: Mapping[str, str]) -> tuple[Path, str] | None:
+    """The kubeconfig of the environment: `$KUBECONFIG`'s first file, else ~/.kube/config."""
+    env_path = env.get("KUBECONFIG", "").split(os.pathsep)[0]
+    default = Path(env.get("HOME", "~")).expanduser() / ".kube" / "config"
+    for candidate in (Path(env_path) if env_path else None, default):
+        if candidate is not None and _is_file(candidate):
+            return candidate, "KUBECONFIG" if env_path else "file"
+    return None
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def mask_credentials(
+    value: str | None, env: Mapping[str, str], cwd: Path, mask: Callable[[str], None]
+) -> None:
+    """Register every credential of the kubeconfig a deploy would use, and nothing else.
+
+    Called before the first line that carries outside text. Only values are
+    masked (a token, a password, a key; the base64 form of inline content),
+    never structural lines such as `apiVersion: v1`. A kubeconfig that cannot
+    be read is reported when it is used, not here.
+    """
+    if value:
+        file = _given_file(value, cwd)
+        if file is not None:
+            content = _read(file)
+        else:
+            content = _decode(value)
+            if content != value and len(value.strip()) >= 3:
+                mask(value.strip())  # the base64 text decodes to the secrets
+    else:
+        found = _env_file(env)
+        content = _read(found[0]) if found else ""
+    for secret in credentials(content):
+        mask(secret)
+
+
 @contextmanager
 def kubeconfig(
     value: str | None,
@@ -111,53 +163,47 @@ def kubeconfig(
     mask: Callable[[str], None],
 ) -> Iterator[Kubeconfig]:
     """Resolve the `kubeconfig` input; inline content lives in a private temp file meanwhile."""
+    mask_credentials(value, env, cwd, mask)
     if value:
-        mask(value)
-        candidate = (
-            Path(value).expanduser() if not _looks_inline(value) and len(value) < 4096 else None
-        )
-        if candidate is not None and not candidate.is_absolute():
-            candidate = cwd / candidate
-        if candidate is not None and _is_file(candidate):
-            content = candidate.read_text(encoding="utf-8")
-            for secret in credentials(content):
-                mask(secret)
-            _check(content, "the file given as `kubeconfig`")
-            yield Kubeconfig(candidate, "file", context)
+        file = _given_file(value, cwd)
+        if file is not None:
+            _check(_read(file), "the file given as `kubeconfig`")
+            yield Kubeconfig(file, "file", context)
             return
         content = _decode(value)
-        for secret in credentials(content):
-            mask(secret)
         if not _looks_inline(content):
             raise UsageError(
                 "input 'kubeconfig' is neither an existing file nor kubeconfig content",
                 "pass a path to the file, or its content (raw YAML or base64)",
             )
         _check(content, "input 'kubeconfig'")
-        directory = Path(tempfile.mkdtemp(prefix="modelship-kube-"))
-        try:
-            os.chmod(directory, 0o700)
-            path = directory / "config"
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(content)
+        with _private_file(content) as path:
             yield Kubeconfig(path, "inline", context)
-        finally:
-            shutil.rmtree(directory, ignore_errors=True)
         return
-    env_path = env.get("KUBECONFIG", "").split(os.pathsep)[0]
-    default = Path(env.get("HOME", "~")).expanduser() / ".kube" / "config"
-    for candidate in (Path(env_path) if env_path else None, default):
-        if candidate is not None and candidate.is_file():
-            for secret in credentials(candidate.read_text(encoding="utf-8")):
-                mask(secret)
-            yield Kubeconfig(candidate, "KUBECONFIG" if env_path else "file", context)
-            return
+    found = _env_file(env)
+    if found is not None:
+        yield Kubeconfig(found[0], found[1], context)
+        return
     raise UsageError(
         "no kubeconfig: input 'kubeconfig' is empty and no KUBECONFIG file exists",
         "pass the kubeconfig (a secret: a path or its content), or run where KUBECONFIG is set "
         "(GitLab agent for Kubernetes, a cloud login action)",
     )
+
+
+@contextmanager
+def _private_file(content: str) -> Iterator[Path]:
+    """`content` in a 0600 file inside a 0700 directory, removed afterwards."""
+    directory = Path(tempfile.mkdtemp(prefix="modelship-kube-"))
+    try:
+        os.chmod(directory, 0o700)
+        path = directory / "config"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(content)
+        yield path
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def api_client(config: Kubeconfig, mask: Callable[[str], None]) -> Any:

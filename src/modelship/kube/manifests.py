@@ -1,14 +1,19 @@
-"""User manifests: loading, image injection, namespacing and validation.
+"""User manifests: loading (confined to the workspace), image injection, namespacing, redaction.
 
 `manifests` is a YAML file, a directory of YAML files, or a kustomization
 (a directory holding `kustomization.yaml`, built with `kubectl kustomize`).
 Everything is checked before anything reaches the cluster, so a bad manifest
-ends the run with exit 2 and an untouched cluster.
+ends the run with exit 2 and an untouched cluster (the checks against the
+API server's rules are in `validation`).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
+import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterable, Mapping
@@ -18,9 +23,12 @@ from typing import Any
 import yaml
 
 from modelship.ci.errors import UsageError
+from modelship.ci.paths import confine
 from modelship.kube.render import CONTAINER_NAME, Manifest
 
 IMAGE_PLACEHOLDER = "MODELSHIP_IMAGE"
+REDACTED = "***"
+_PLAIN = re.compile(r"[A-Za-z0-9][-A-Za-z0-9.]*")
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
 # Cluster-scoped kinds: a deploy works inside one namespace with a namespaced Role.
@@ -66,21 +74,80 @@ def apply_order(manifests: Iterable[Manifest]) -> list[Manifest]:
     return sorted(manifests, key=key)
 
 
-def load(path: Path, env: Mapping[str, str] | None = None) -> list[Manifest]:
-    """Read the manifests at `path` (file, directory or kustomization)."""
+def load(
+    path: Path, env: Mapping[str, str] | None = None, root: Path | None = None
+) -> list[Manifest]:
+    """Read the manifests at `path` (file, directory or kustomization).
+
+    Every file read must resolve, symlinks followed, inside `root` (the
+    workspace): a link that points out is refused before its content is read.
+    """
+    root = (root or path).resolve()
     if not path.exists():
         raise UsageError(f"manifests {str(path)!r} do not exist")
     if path.is_dir():
+        files = confined_files(path, root)
         if any((path / name).is_file() for name in KUSTOMIZATION_FILES):
-            return parse(kustomize(path, env), f"kustomize build of {path.name}")
-        files = sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml", ".json"))
+            confine_kustomization(path, root)
+            return parse(kustomize(path, env), f"kustomize build of {path.name!r}")
+        files = [p for p in files if p.suffix in (".yaml", ".yml", ".json")]
         if not files:
             raise UsageError(f"manifests directory {str(path)!r} holds no .yaml/.yml/.json file")
         out: list[Manifest] = []
         for file in files:
-            out.extend(parse(file.read_text(encoding="utf-8"), str(file.relative_to(path))))
+            text = file.resolve().read_text(encoding="utf-8", errors="replace")
+            out.extend(parse(text, repr(str(file.relative_to(path)))))
         return out
-    return parse(path.read_text(encoding="utf-8"), path.name)
+    confine(path, root, "input 'manifests'")
+    return parse(path.read_text(encoding="utf-8", errors="replace"), repr(path.name))
+
+
+def confined_files(directory: Path, root: Path) -> list[Path]:
+    """Every file under `directory`, sorted; refuses any entry that resolves outside `root`.
+
+    Symlinked directories are checked but not descended into, as `rglob` does.
+    """
+    found: list[Path] = []
+    for current, dirs, files in os.walk(directory, followlinks=False):
+        for name in sorted(dirs + files):
+            entry = Path(current) / name
+            if entry.is_symlink():
+                where = str(entry.relative_to(directory))
+                confine(entry, root, f"manifests entry {where!r} (a symbolic link)")
+            if name in files and entry.is_file():
+                found.append(entry)
+    return sorted(found)
+
+
+def confine_kustomization(directory: Path, root: Path, depth: int = 0) -> None:
+    """Local bases, resources and components of a kustomization stay inside `root`.
+
+    kustomize itself refuses files outside a kustomization's folder, but not
+    other kustomization folders (`resources: [../../elsewhere]`); those are
+    checked here, recursively. Remote resources (URLs) are kustomize's concern.
+    """
+    if depth > 20:
+        raise UsageError(f"kustomization {directory.name!r} nests more than 20 levels deep")
+    text = next(
+        (directory / name).read_text(encoding="utf-8", errors="replace")
+        for name in KUSTOMIZATION_FILES
+        if (directory / name).is_file()
+    )
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return  # kustomize reports it, with its own words
+    if not isinstance(loaded, dict):
+        return
+    for key in ("resources", "bases", "components", "crds"):
+        entries = loaded.get(key)
+        for entry in entries if isinstance(entries, list) else []:
+            if not isinstance(entry, str) or "://" in entry or entry.startswith("github.com/"):
+                continue
+            target = confine(directory / entry, root, f"kustomization entry {entry!r}")
+            if target.is_dir() and any((target / n).is_file() for n in KUSTOMIZATION_FILES):
+                confined_files(target, root)
+                confine_kustomization(target, root, depth + 1)
 
 
 def kustomize(directory: Path, env: Mapping[str, str] | None = None) -> str:
@@ -112,7 +179,11 @@ def parse(text: str, source: str) -> list[Manifest]:
     try:
         documents = list(yaml.safe_load_all(text))
     except yaml.YAMLError as err:
-        raise UsageError(f"{source}: not valid YAML: {err}") from None
+        # Only where and what: PyYAML's own text quotes the line, which may hold a secret.
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or "cannot be parsed"
+        raise UsageError(f"{source}: not valid YAML{where}: {problem}") from None
     out: list[Manifest] = []
     for index, doc in enumerate(documents):
         if doc is None:
@@ -131,12 +202,25 @@ def parse(text: str, source: str) -> list[Manifest]:
             doc.get("metadata", {}).get("name") if isinstance(doc.get("metadata"), dict) else None
         )
         if not isinstance(name, str) or not name:
-            raise UsageError(f"{source}: a {doc['kind']} has no metadata.name")
+            raise UsageError(f"{source}: a {plain(doc['kind'])} has no metadata.name")
     return out
 
 
+def plain(part: object) -> str:
+    """A kind or name as it is when it is a plain word, else quoted (line breaks stay visible)."""
+    if (
+        isinstance(part, str)
+        and part.isascii()
+        and re.fullmatch(r"[A-Za-z0-9][-A-Za-z0-9.]*", part)
+    ):
+        return part
+    return repr(part) if isinstance(part, str) else repr(str(part))
+
+
 def describe(manifest: Manifest) -> str:
-    return f"{manifest.get('kind', '?')}/{manifest.get('metadata', {}).get('name', '?')}"
+    meta = manifest.get("metadata")
+    name = meta.get("name", "?") if isinstance(meta, dict) else "?"
+    return f"{plain(manifest.get('kind', '?'))}/{plain(name)}"
 
 
 def containers(manifest: Manifest) -> list[dict[str, Any]]:
@@ -211,32 +295,47 @@ def service_for(manifests: list[Manifest], deployment: Manifest) -> Manifest | N
     return None
 
 
-def validate(manifests: list[Manifest], kube_version: str | None = None) -> list[str]:
-    """Check every manifest against the Kubernetes OpenAPI schemas (strict: no unknown fields).
-
-    Returns warnings for kinds without a schema (custom resources); raises
-    UsageError on the first invalid manifest.
-    """
-    import kubernetes_validate
-    from kubernetes_validate.utils import SchemaNotFoundError
-
-    version = kube_version or kubernetes_validate.latest_version()
-    warnings: list[str] = []
+def secret_values(manifests: Iterable[Manifest]) -> list[str]:
+    """Every value of a Secret's `data` (as given and decoded) and `stringData`."""
+    found: list[str] = []
     for manifest in manifests:
-        try:
-            kubernetes_validate.validate(manifest, version, strict=True)
-        except kubernetes_validate.ValidationError as err:
-            where = ".".join(str(part) for part in err.path) or "(top level)"
-            raise UsageError(
-                f"{describe(manifest)} is not a valid {manifest['kind']} "
-                f"(Kubernetes {err.version}): {where}: {err.message}",
-                "fix the manifest; nothing was applied",
-            ) from None
-        except SchemaNotFoundError:
-            warnings.append(
-                f"{describe(manifest)}: no schema for {manifest['apiVersion']}, not validated"
-            )
-    return warnings
+        if manifest.get("kind") != "Secret":
+            continue
+        for section in ("data", "stringData"):
+            values = manifest.get(section)
+            if not isinstance(values, dict):
+                continue
+            for value in values.values():
+                found.append(str(value))
+                if section == "data":
+                    found.extend(_decoded(str(value)))
+    return [value for value in found if value]
+
+
+def _decoded(value: str) -> list[str]:
+    try:
+        return [base64.b64decode(value, validate=True).decode("utf-8")]
+    except (binascii.Error, UnicodeDecodeError):
+        return []
+
+
+def redacted(manifests: Iterable[Manifest]) -> list[Manifest]:
+    """A copy for people to read: every Secret value replaced, keys kept.
+
+    The cluster receives the originals; summaries, reports and written files
+    get this copy.
+    """
+    out = copy.deepcopy(list(manifests))
+    for manifest in out:
+        if manifest.get("kind") != "Secret":
+            continue
+        for section in ("data", "stringData"):
+            values = manifest.get(section)
+            if isinstance(values, dict):
+                manifest[section] = dict.fromkeys(values, REDACTED)
+            elif values is not None:
+                manifest[section] = REDACTED
+    return out
 
 
 def dump(manifests: Iterable[Manifest]) -> str:

@@ -172,6 +172,7 @@ def run(ctx: StageContext) -> Result:
         rendered = buildcontext.render(info, target, base_image, labels)
         leaked = buildcontext.find_secret(target, [password or "", *ctx.inputs.secrets()])
         if leaked is not None:
+            buildcontext.discard(rendered)  # no secret stays on disk in `context-dir`
             raise UsageError(
                 f"a secret input appears in the build context ({leaked.relative_to(target)})",
                 "remove it from the labels or the model; secrets never go into an image",

@@ -12,6 +12,7 @@ from modelship.spec import Input, Output, Stage
 if TYPE_CHECKING:
     from modelship.kube.deployer import Outcome, Plan, SmokeSpec, Timeline
     from modelship.kube.render import Manifest
+    from modelship.kube.validation import Validation
 
 DURATION = r"[0-9]+(\.[0-9]+)?(ms|s|m|h)?"
 
@@ -169,6 +170,13 @@ STAGE = Stage(
             type="boolean",
         ),
         Input(
+            "kube-version",
+            "Kubernetes version whose OpenAPI schema the manifests are validated against, "
+            "e.g. `1.30` (default: the newest modelship knows).",
+            default="",
+            pattern=r"v?[0-9]+\.[0-9]+(\.[0-9]+)?",
+        ),
+        Input(
             "manifests-dir",
             "Where the rendered manifests are written, e.g. `modelship-reports/manifests`.",
             default="modelship-reports/manifests",
@@ -270,6 +278,15 @@ def parse_duration(text: str) -> float:
 
 
 def run(ctx: StageContext) -> Result:
+    from modelship.stages import deploy_checks
+
+    if ctx.inputs.text("target") == "kubernetes":
+        from modelship.kube.config import mask_credentials
+
+        # Before any line that could carry a manifest's or a file's name: a
+        # line forged there must not hide what a later mask would cover.
+        mask_credentials(ctx.inputs.optional("kubeconfig"), ctx.env, ctx.cwd, ctx.log.mask)
+    deploy_checks.check(ctx, parse_duration)
     if ctx.inputs.text("target") == "local":
         return _run_local(ctx)
     return _run_kubernetes(ctx)
@@ -459,7 +476,10 @@ def _manifests(
 
     given = ctx.inputs.text("manifests")
     if given:
-        loaded = kube_manifests.load(ctx.path(given, "input 'manifests'"), ctx.env)
+        loaded = kube_manifests.load(ctx.path(given, "input 'manifests'"), ctx.env, ctx.workspace)
+        for value in kube_manifests.secret_values(loaded):
+            if "\n" not in value.strip():  # a multi-line value is only ever shown redacted
+                ctx.log.mask(value)
         loaded = kube_manifests.set_image(loaded, image)
         loaded = kube_manifests.set_namespace(loaded, namespace)
     else:
@@ -493,9 +513,17 @@ def _manifests(
     )
     template_meta = primary.setdefault("spec", {}).setdefault("template", {})
     template_meta.setdefault("metadata", {}).setdefault("annotations", {}).update(lineage)
-    for warning in kube_manifests.validate(loaded):
-        ctx.log.warning(warning)
     return loaded
+
+
+def _validated(ctx: StageContext, manifests: list[Manifest]) -> Validation:
+    from modelship.kube import validation
+
+    version = validation.schema_version(ctx.inputs.text("kube-version"))
+    checked = validation.validate(manifests, version)
+    for item in checked.not_validated:
+        ctx.log.warning(item)
+    return checked
 
 
 def _run_kubernetes(ctx: StageContext) -> Result:
@@ -512,21 +540,24 @@ def _run_kubernetes(ctx: StageContext) -> Result:
         raise UsageError("cannot derive a Deployment name", "set `name` or `model-name`")
     lineage = _lineage(ctx, image, environment)
     manifests = _manifests(ctx, name, namespace, image, lineage)
-    ctx.log.info(
-        f"{len(manifests)} manifests valid: "
-        + ", ".join(kube_manifests.describe(m) for m in manifests)
-    )
+    checked = _validated(ctx, manifests)
+    ctx.log.info(f"{checked.summary()}: " + ", ".join(checked.validated))
     out_dir = ctx.path(ctx.inputs.text("manifests-dir"), "input 'manifests-dir'")
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / f"{name}.yaml").write_text(kube_manifests.dump(manifests), encoding="utf-8")
+    # Secret values go to the cluster only, never to a file or a report.
+    shown_yaml = kube_manifests.dump(kube_manifests.redacted(manifests))
+    (out_dir / f"{name}.yaml").write_text(shown_yaml, encoding="utf-8")
     shown_dir = str(out_dir.relative_to(ctx.workspace.resolve()))
 
     if ctx.inputs.flag("dry-run"):
         ctx.summary.heading("Dry run")
         ctx.summary.text(
-            f"{len(manifests)} manifests rendered and valid, written to {shown_dir}/{name}.yaml"
+            f"{len(manifests)} manifests rendered; {checked.summary()}; "
+            f"written to {shown_dir}/{name}.yaml"
         )
-        ctx.summary.code(kube_manifests.dump(manifests), title="manifests")
+        if checked.not_validated:
+            ctx.summary.text("Not validated: " + "; ".join(checked.not_validated))
+        ctx.summary.code(shown_yaml, title="manifests")
         return Result(
             {
                 "endpoint": "",
