@@ -139,23 +139,11 @@ def _base_values(stage: Stage, project: Path) -> dict[str, str]:
     return chosen
 
 
-# Known gaps in stage bodies, fixed where those bodies are: each must still
-# fail here (strict), so the mark goes when the fix lands.
-KNOWN_GAPS = {
-    ("deploy", name): "deploy: a URL password in this input is written in clear into the "
-    "rendered manifests (modelship-reports/manifests); the stage must pass them through "
-    "ctx.log.redact before writing"
-    for name in ("image", "model-uri", "model-version", "run-id")
-}
-
-
 def _cases() -> list[object]:
     cases: list[object] = []
     for name in STAGES:
         for item in load(name).inputs:
-            gap = KNOWN_GAPS.get((name, item.name))
-            marks = [pytest.mark.xfail(strict=True, reason=gap)] if gap else []
-            cases.append(pytest.param(name, item.name, marks=marks, id=f"{name}-{item.name}"))
+            cases.append(pytest.param(name, item.name, id=f"{name}-{item.name}"))
     return cases
 
 

@@ -544,8 +544,9 @@ def _run_kubernetes(ctx: StageContext) -> Result:
     ctx.log.info(f"{checked.summary()}: " + ", ".join(checked.validated))
     out_dir = ctx.path(ctx.inputs.text("manifests-dir"), "input 'manifests-dir'")
     out_dir.mkdir(parents=True, exist_ok=True)
-    # Secret values go to the cluster only, never to a file or a report.
-    shown_yaml = kube_manifests.dump(kube_manifests.redacted(manifests))
+    # Secret values go to the cluster only, never to a file or a report; a
+    # password inside a URL the user passed (image, model URI) is one too.
+    shown_yaml = ctx.log.redact(kube_manifests.dump(kube_manifests.redacted(manifests)))
     (out_dir / f"{name}.yaml").write_text(shown_yaml, encoding="utf-8")
     shown_dir = str(out_dir.relative_to(ctx.workspace.resolve()))
 
