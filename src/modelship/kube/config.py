@@ -23,18 +23,7 @@ from typing import Any
 import yaml
 
 from modelship.ci.errors import UsageError
-
-# Fields of a kubeconfig `user` (and `cluster`) entry that are credentials.
-_SECRET_FIELDS = (
-    "token",
-    "password",
-    "client-key-data",
-    "client-certificate-data",
-    "id-token",
-    "refresh-token",
-    "client-secret",
-    "access-token",
-)
+from modelship.ci.redact import secrets_from_kubeconfig
 
 
 @dataclass(frozen=True)
@@ -64,29 +53,6 @@ def _decode(value: str) -> str:
     except (binascii.Error, UnicodeDecodeError):
         return value
     return decoded if _looks_inline(decoded) else value
-
-
-def credentials(content: str) -> list[str]:
-    """The secret values inside a kubeconfig, for masking."""
-    try:
-        loaded = yaml.safe_load(content)
-    except yaml.YAMLError:
-        return []
-    found: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key in _SECRET_FIELDS and isinstance(value, str) and value:
-                    found.append(value)
-                else:
-                    walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(loaded)
-    return found
 
 
 def _check(content: str, what: str) -> None:
@@ -150,7 +116,7 @@ def mask_credentials(
     else:
         found = _env_file(env)
         content = _read(found[0]) if found else ""
-    for secret in credentials(content):
+    for secret in secrets_from_kubeconfig(content):
         mask(secret)
 
 
