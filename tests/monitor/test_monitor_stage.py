@@ -130,7 +130,7 @@ def test_metrics_file_passes_promtool(tmp_path: Path) -> None:
     run = monitor(tmp_path, "--metrics-file", "metrics/drift.prom", "--model-name", "churn")
     assert run.code == 0, run.stderr
     text = (tmp_path / "metrics/drift.prom").read_text()
-    assert 'modelship_feature_drifted{model="churn",feature="shifted",method="ks"} 1' in text
+    assert 'modelship_feature_drifted{feature="shifted",method="ks",model="churn"} 1.0' in text
     assert 'modelship_dataset_drift{model="churn"} 1' in text
     assert 'modelship_drift_share{model="churn"} 0.5' in text
     checked = subprocess.run(
@@ -189,12 +189,106 @@ def test_metrics_reach_a_real_pushgateway(tmp_path: Path, pushgateway: Pushgatew
 
 
 @pytest.mark.usefixtures("drift_files")
-def test_unreachable_pushgateway_is_an_external_error(tmp_path: Path) -> None:
+def test_outputs_are_published_and_the_password_hidden_when_the_pushgateway_fails(
+    tmp_path: Path,
+) -> None:
     from tests.fixtures.net import free_port
 
-    run = monitor(tmp_path, "--pushgateway-url", f"http://127.0.0.1:{free_port()}")
-    assert run.code == 3
+    output = tmp_path / "output.txt"
+    env = {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_WORKSPACE": str(tmp_path),
+        "GITHUB_OUTPUT": str(output),
+    }
+    gateway = f"http://admin:S3cret@127.0.0.1:{free_port()}"
+    run = monitor(tmp_path, "--pushgateway-url", gateway, env=env)
+    assert run.code == 0, run.stderr
+    outputs = parse_github_output(output.read_text())
+    assert (outputs["status"], outputs["drift-detected"], outputs["retrain"]) == (
+        "drift",
+        "true",
+        "true",
+    )
+    assert f"metrics not pushed to http://admin:***@127.0.0.1:{gateway.rsplit(':', 1)[1]}" in (
+        run.stderr
+    )
     assert "cannot reach the Pushgateway" in run.stderr
+    shown = [line for line in run.stderr.splitlines() if not line.startswith("::add-mask::")]
+    assert not any("S3cret" in line for line in shown + run.stdout.splitlines())
+    assert "::add-mask::S3cret" in run.stderr.splitlines()
+
+
+@pytest.mark.usefixtures("drift_files")
+def test_outputs_are_published_when_the_webhook_fails_after_drift(tmp_path: Path) -> None:
+    from tests.fixtures.net import free_port
+
+    output = tmp_path / "output.txt"
+    hook = f"http://127.0.0.1:{free_port()}/services/T0/B0/s3cr3tT0kenPart"
+    env = {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_WORKSPACE": str(tmp_path),
+        "GITHUB_OUTPUT": str(output),
+        "INPUT_WEBHOOK_URL": hook,
+    }
+    run = monitor(tmp_path, env=env)
+    assert run.code == 0, run.stderr
+    outputs = parse_github_output(output.read_text())
+    assert (outputs["status"], outputs["drift-detected"], outputs["retrain"]) == (
+        "drift",
+        "true",
+        "true",
+    )
+    assert "::warning" in run.stderr
+    assert "drift notification not sent" in run.stderr
+    shown = [line for line in run.stderr.splitlines() if not line.startswith("::add-mask::")]
+    assert not any("s3cr3tT0kenPart" in line for line in shown)
+
+
+@pytest.mark.usefixtures("drift_files")
+@pytest.mark.parametrize(
+    "url",
+    ["htp:/hooks.slack.com/s3cr3tT0kenPart", "https://", "hooks.slack.com/s3cr3tT0kenPart",
+     "https://hooks.slack.com:0/s3cr3tT0kenPart", "https://hooks.slack.com/a b/s3cr3tT0kenPart"],
+)  # fmt: skip
+def test_a_malformed_webhook_url_is_refused_before_any_work(tmp_path: Path, url: str) -> None:
+    run = monitor(tmp_path, "--webhook-url", url)
+    assert run.code == 2
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error")]
+    assert len(errors) == 1, run.stderr
+    assert "input 'webhook-url'" in errors[0]
+    assert "s3cr3tT0kenPart" not in run.stderr + run.stdout
+    assert "Traceback" not in run.stderr
+    assert not (tmp_path / "modelship-reports" / "monitor-drift.json").exists()
+
+
+@pytest.mark.usefixtures("drift_files")
+@pytest.mark.parametrize(
+    ("flag", "value", "expected"),
+    [
+        (
+            "--pushgateway-url",
+            "ftp://admin:S3cret@gw",
+            "input 'pushgateway-url' must be an http(s)",
+        ),
+        ("--pushgateway-url", "http://admin:S3cret@gw:99999", "valid host and port"),
+        ("--metrics-file", "data", "input 'metrics-file' names a directory"),
+        ("--metrics-file", "data/reference.parquet/x.prom", "is not a directory"),
+        ("--min-samples", "0", "input 'min-samples'"),
+        ("--min-samples", "2.5", "input 'min-samples' must be a whole number"),
+        ("--max-missing-increase", "1.5", "input 'max-missing-increase' must be in [0, 1]"),
+        ("--max-performance-drop", "-1", "input 'max-performance-drop' must not be negative"),
+    ],
+)
+def test_bad_delivery_and_judgement_inputs_are_refused_before_any_work(
+    tmp_path: Path, flag: str, value: str, expected: str
+) -> None:
+    run = monitor(tmp_path, flag, value)
+    assert run.code == 2, run.stderr
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error")]
+    assert len(errors) == 1, run.stderr
+    assert expected in errors[0]
+    assert "S3cret" not in run.stderr + run.stdout
+    assert not (tmp_path / "modelship-reports" / "monitor-drift.json").exists()
 
 
 @pytest.mark.usefixtures("drift_files")
@@ -237,6 +331,8 @@ def test_failing_webhook_warns_without_the_url(tmp_path: Path, webhook: Webhook)
     webhook.status = 404
     run = monitor(tmp_path, "--webhook-url", webhook.url)
     assert run.code == 0, run.stderr
+    assert run.outputs["drift-detected"] == "true"
+    assert run.outputs["status"] == "drift"
     assert "drift notification not sent: the webhook answered HTTP 404" in run.stderr
     assert "s3cr3tT0kenPart" not in run.stderr
 
