@@ -191,3 +191,13 @@ def test_ks_block_pruning_is_exact_on_random_ties() -> None:
         a = np.sort(rng.integers(0, levels, n1) / 7.0)
         b = np.sort(rng.integers(0, levels, n2) / 7.0 + float(rng.integers(0, 2)) * 0.01)
         assert stats.ks_statistic(a, b) == sps.ks_2samp(a, b, method="asymp").statistic
+
+
+def test_chi_square_homogeneity_matches_scipy_contingency() -> None:
+    ref = np.array([120, 80, 0, 40, 10, 1])
+    cur = np.array([100, 90, 0, 60, 25, 0])
+    statistic, p = stats.chi_square_homogeneity(ref, cur)
+    seen = (ref + cur) > 0
+    expected = sps.chi2_contingency(np.vstack([ref[seen], cur[seen]]), correction=False)
+    assert statistic == pytest.approx(expected.statistic, rel=1e-12)
+    assert p == pytest.approx(expected.pvalue, rel=1e-9, abs=1e-15)

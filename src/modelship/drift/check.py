@@ -31,8 +31,8 @@ What the check will not call stable:
   a column that went 99 % empty is a broken feed, not a stable feature. If too
   few values remain to test it is still not judged, but counts as drifted.
 * A categorical column with more than `MAX_CATEGORIES` values is compared over
-  its most frequent categories plus three buckets for the rest (seen in both
-  sets, only in the reference, only in the current data), so new values show.
+  its most frequent categories plus groups of the rarer values (see
+  `_top_categories`), with a chi-square test of homogeneity, never skipped.
 
 The data set's status is `drift`, `stable` or `insufficient-data`. `drift`
 needs no unjudged feature when the judged ones alone reach the share; `stable`
@@ -70,6 +70,8 @@ P_VALUE_METHODS = frozenset({"ks", "chi2", "z"})
 # Above this many distinct values, a categorical column is compared over its
 # most frequent categories plus buckets for the rest.
 MAX_CATEGORIES = 10_000
+MIN_CELL = 10  # values in both sets together for a category of such a column to stand alone
+TAIL_GROUPS = 1_000
 STABLE, DRIFT, INSUFFICIENT = "stable", "drift", "insufficient-data"
 STATUSES = (STABLE, DRIFT, INSUFFICIENT)
 MISSING_SHARE = "missing-share"  # the method named when only the missing share decided
@@ -120,6 +122,7 @@ class FeatureResult:
     histogram: Histogram | None = None
     judged: bool = True
     note: str = ""  # why it was not judged, or that its missing share rose
+    missing_rose: bool = False  # past the limit: drifted, and the data set is not stable
 
     @classmethod
     def not_judged(
@@ -157,6 +160,7 @@ class FeatureResult:
             "judged": self.judged,
             "drifted": self.drifted if self.judged or self.drifted else None,
             "note": self.note,
+            "missing_share_rose": self.missing_rose,
             "reference_count": self.reference_count,
             "current_count": self.current_count,
             "reference_missing": self.reference_missing,
@@ -193,6 +197,12 @@ class DriftResult:
     def skipped(self) -> list[tuple[str, str]]:
         """Features not judged, each with the reason."""
         return [(f.name, f.note) for f in self.features if not f.judged]
+
+    @property
+    def unsettled(self) -> list[FeatureResult]:
+        """Features that keep the data set from being called stable: untested, or
+        with a rise of their missing share past the limit."""
+        return [f for f in self.features if not f.judged or f.missing_rose]
 
     @property
     def drifted_features(self) -> list[str]:
@@ -255,6 +265,7 @@ class CategoricalColumn:
     cur: Any
     ref_missing: int
     cur_missing: int
+    grouped: bool = False  # more than MAX_CATEGORIES values: cells from `_top_categories`
 
 
 def _select_features(ref: load.Loaded, cur: load.Loaded, options: Options) -> list[str]:
@@ -388,35 +399,44 @@ def _categorical(name: str, ref: load.Loaded, cur: load.Loaded) -> CategoricalCo
     cur_all[index.astype(np.int64)] = cur_counts
     if len(keys) > MAX_CATEGORIES:
         labels, ref_all, cur_all = _top_categories(keys, ref_all, cur_all)
-    else:
-        labels = keys.to_pylist()
+        return CategoricalColumn(name, labels, ref_all, cur_all, ref_missing, cur_missing, True)
+    labels = keys.to_pylist()
     return CategoricalColumn(name, labels, ref_all, cur_all, ref_missing, cur_missing)
 
 
 def _top_categories(keys: pa.Array, ref: Any, cur: Any) -> tuple[list[str], Any, Any]:
-    """The MAX_CATEGORIES most frequent categories (by share in both sets) plus three
-    buckets for the rest: seen in both sets, only in the reference, only in the current data.
+    """Cells for a column with more than MAX_CATEGORIES values: each frequent
+    category alone, the rest in groups of neighbouring values.
 
-    One "other" bucket would hide a shift among rare categories and, worse, a
-    current set made of values the reference never had; the presence buckets
-    keep both visible while the test stays over a bounded number of cells.
+    A category with at least MIN_CELL values in both sets together (at most
+    MAX_CATEGORIES of them, the most frequent) keeps its own cell. The rest are
+    grouped by the sort order of their values, not by anything counted: a
+    grouping by counts or by which set a value appears in is biased (a value
+    seen once is by definition in one set only) and flags stable data, while
+    one "other" bucket hides a shift among rare values. Groups hold about
+    MIN_CELL values each, TAIL_GROUPS at most, so the test stays bounded.
     """
-    share = ref / max(int(ref.sum()), 1) + cur / max(int(cur.sum()), 1)
-    order = np.argsort(-share, kind="stable")
-    top, rest = order[:MAX_CATEGORIES], order[MAX_CATEGORIES:]
-    in_ref, in_cur = ref[rest] > 0, cur[rest] > 0
-    buckets = (
-        ("other categories seen in both sets", in_ref & in_cur),
-        ("other categories only in the reference", in_ref & ~in_cur),
-        ("other categories only in the current data", ~in_ref & in_cur),
-    )
+    combined = ref + cur
+    order = np.argsort(-combined, kind="stable")[:MAX_CATEGORIES]
+    top = np.sort(order[combined[order] >= MIN_CELL])
+    in_tail = np.ones(len(keys), dtype=bool)
+    in_tail[top] = False
+    tail = np.flatnonzero(in_tail)
     labels = keys.take(pa.array(top)).to_pylist()
-    ref_out, cur_out = [ref[top]], [cur[top]]
-    for label, chosen in buckets:
-        labels.append(f"({int(chosen.sum()):,} {label})")
-        ref_out.append(np.array([ref[rest][chosen].sum()], dtype=np.int64))
-        cur_out.append(np.array([cur[rest][chosen].sum()], dtype=np.int64))
-    return labels, np.concatenate(ref_out), np.concatenate(cur_out)
+    if tail.size == 0:
+        return labels, ref[top], cur[top]
+    groups = int(min(TAIL_GROUPS, max(1, int(combined[tail].sum()) // MIN_CELL)))
+    by_value = load.numbers(pc.sort_indices(keys.take(pa.array(tail)))).astype(np.int64)
+    group_of = np.empty(tail.size, dtype=np.int64)
+    group_of[by_value] = np.arange(tail.size) * groups // tail.size
+    ref_groups = np.bincount(group_of, weights=ref[tail], minlength=groups).astype(np.int64)
+    cur_groups = np.bincount(group_of, weights=cur[tail], minlength=groups).astype(np.int64)
+    labels += [f"(rarer values, group {i + 1} of {groups})" for i in range(groups)]
+    return (
+        labels,
+        np.concatenate((ref[top], ref_groups)),
+        np.concatenate((cur[top], cur_groups)),
+    )
 
 
 # -- the comparison ---------------------------------------------------------------
@@ -524,7 +544,11 @@ def categorical_result(
     limit = threshold if threshold is not None else DEFAULT_THRESHOLDS[chosen]
     p_value: float | None = None
     distance: float | None = None
-    if chosen in ("chi2", "z"):
+    if chosen == "chi2" and col.grouped:
+        # Rare values make the reference's shares a poor expectation (a value
+        # seen once is new to the other set by chance): compare both sets alike.
+        statistic, p_value = stats.chi_square_homogeneity(col.ref, col.cur)
+    elif chosen in ("chi2", "z"):
         test = stats.chi_square if chosen == "chi2" else stats.z_test
         statistic, p_value = test(col.ref, col.cur)
     else:
@@ -707,7 +731,7 @@ def _apply_missing_rule(result: FeatureResult, limit: float) -> None:
     """A rise of the missing share past `limit` is drift, whatever the test said."""
     before, after = result.reference_missing_share, result.current_missing_share
     if after - before > limit:
-        result.drifted = True
+        result.drifted = result.missing_rose = True
         if not result.judged:  # the rise is the only score there is
             result.method, result.threshold = MISSING_SHARE, limit
             result.statistic = result.distance = after - before
@@ -719,15 +743,17 @@ def _status(features: list[FeatureResult], options: Options) -> tuple[str, float
     """The data set's status and the share of drifted features among those with a verdict.
 
     A feature has a verdict when it was tested, or when it was not but its
-    missing share alone shows drift.
+    missing share alone shows drift. The data set is called stable only when
+    every feature was tested and none lost values past the limit (a broken
+    feed is a reason to look, not to retrain), unless `allow_partial`.
     """
     known = [f for f in features if f.judged or f.drifted]
     drifted_count = sum(f.drifted for f in known)
     share = drifted_count / len(known) if known else 0.0
-    if all(f.judged for f in features):
+    if all(f.judged and not f.missing_rose for f in features):
         return (DRIFT if share >= options.drift_share else STABLE), share
-    # Some features were not tested: drift is certain if the drifted ones reach
-    # the share even were every untested feature stable; stable never is.
+    # Some features were not tested or lost values: drift is certain if the
+    # drifted ones reach the share even were every untested feature stable.
     if drifted_count / len(features) >= options.drift_share:
         return DRIFT, share
     if options.allow_partial and known:

@@ -13,7 +13,9 @@ The formulas follow scipy and Evidently so that numbers agree:
   otherwise the asymptotic `kstwo.sf(d, round(n1*n2/(n1+n2)))` through public
   scipy functions only (see `kstwo_sf`).
 * chi-square: Evidently's `chisquare` test, current counts against reference
-  proportions scaled to the current size (Pearson, `scipy.stats.chisquare`).
+  proportions scaled to the current size (Pearson, `scipy.stats.chisquare`);
+  for columns with more than 10,000 values the test of homogeneity
+  (`scipy.stats.chi2_contingency` without correction).
 * z: Evidently's two-proportion z-test for columns with two values.
 * PSI and Jensen-Shannon: Evidently's binning (Sturges bins over both sets for
   numeric columns with more than 20 distinct reference values, value counts
@@ -196,6 +198,30 @@ def chi_square(ref_counts: Array, cur_counts: Array) -> tuple[float, float]:
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = (cur - expected) ** 2 / expected
     statistic = float(terms.sum())
+    return statistic, float(chi2.sf(statistic, ref.size - 1))
+
+
+def chi_square_homogeneity(ref_counts: Array, cur_counts: Array) -> tuple[float, float]:
+    """Pearson chi-square test of homogeneity on the 2 x k table of both sets' counts.
+
+    The same as `scipy.stats.chi2_contingency(table, correction=False)`, without
+    building the table: both sets are samples, neither is the expectation.
+    """
+    from scipy.stats import chi2
+
+    ref = np.asarray(ref_counts, dtype=np.float64)
+    cur = np.asarray(cur_counts, dtype=np.float64)
+    seen = (ref + cur) > 0
+    ref, cur = ref[seen], cur[seen]
+    if ref.size <= 1 or ref.sum() == 0 or cur.sum() == 0:
+        return 0.0, 1.0
+    column = ref + cur
+    total = column.sum()
+    expected_ref = column * (ref.sum() / total)
+    expected_cur = column * (cur.sum() / total)
+    statistic = float(
+        np.sum((ref - expected_ref) ** 2 / expected_ref + (cur - expected_cur) ** 2 / expected_cur)
+    )
     return statistic, float(chi2.sf(statistic, ref.size - 1))
 
 

@@ -113,9 +113,9 @@ STAGE = Stage(
         ),
         Input(
             "allow-partial",
-            "Judge the data set on the features that could be judged when some could not; "
-            "otherwise `status` is `insufficient-data` and the step fails (exit 1) unless the "
-            "judged features alone show drift.",
+            "Judge the data set on the features that could be judged when some could not (or "
+            "lost values past `max-missing-increase`); otherwise `status` is "
+            "`insufficient-data` and the step fails (exit 1) unless the others alone show drift.",
             type="boolean",
             default="false",
         ),
@@ -171,8 +171,9 @@ STAGE = Stage(
     outputs=(
         Output(
             "status",
-            "`drift`, `stable`, or `insufficient-data` when features could not be judged "
-            "(too few values, unsupported type) and the judged ones do not show drift alone.",
+            "`drift`, `stable`, or `insufficient-data` when features could not be judged (too "
+            "few values, unsupported type) or lost values past `max-missing-increase`, and the "
+            "others do not show drift alone.",
         ),
         Output(
             "drift-detected",
@@ -353,13 +354,15 @@ def _gate(ctx: StageContext, result: DriftResult, options: Any) -> str | None:
     from modelship.drift import check
 
     if result.status == check.INSUFFICIENT:
-        names = ", ".join(name for name, _ in result.skipped[:5])
-        more = f" and {len(result.skipped) - 5} more" if len(result.skipped) > 5 else ""
+        unsettled = result.unsettled
+        names = ", ".join(f"'{f.name}'" for f in unsettled[:5])
+        more = f" and {len(unsettled) - 5} more" if len(unsettled) > 5 else ""
         if not result.judged:
             return f"cannot judge drift: no feature could be judged ({names}{more}; see the report)"
         return (
-            f"cannot judge drift: {len(result.skipped)} of {len(result.features)} features not "
-            f"judged ({names}{more}; see the report); set allow-partial to judge on the others"
+            f"cannot judge drift: {len(unsettled)} of {len(result.features)} features not "
+            f"judged or missing more values than allowed ({names}{more}; see the report); "
+            "allow-partial judges the data set on the others"
         )
     if ctx.inputs.flag("fail-on-drift") and result.dataset_drift:
         return (
