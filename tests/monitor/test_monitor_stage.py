@@ -427,3 +427,52 @@ def test_names_from_the_data_are_escaped_in_the_reports(tmp_path: Path) -> None:
         assert "&lt;img src=x onerror=alert(1)&gt;" in page
     summary = (tmp_path / "modelship-reports" / "monitor.md").read_text()
     assert hostile not in summary
+
+
+@pytest.mark.services
+@pytest.mark.usefixtures("drift_files")
+def test_a_pushgateway_behind_basic_auth_gets_the_metrics_and_the_password_stays_hidden(
+    tmp_path: Path,
+) -> None:
+    import shutil
+
+    import requests
+
+    from tests.fixtures.net import free_port, wait_http
+
+    hashed = subprocess.run(
+        ["htpasswd", "-nbBC", "5", "admin", "S3cret"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    config = tmp_path / "web.yml"
+    config.write_text(f"basic_auth_users:\n  admin: '{hashed.split(':', 1)[1]}'\n")
+    binary = shutil.which("prometheus-pushgateway") or shutil.which("pushgateway")
+    assert binary is not None
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, f"--web.listen-address=127.0.0.1:{port}", f"--web.config.file={config}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/-/ready", timeout=30, proc=proc)
+        env = {"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": str(tmp_path)}
+        gateway = f"http://admin:S3cret@127.0.0.1:{port}"
+        run = monitor(tmp_path, "--pushgateway-url", gateway, "--model-name", "churn", env=env)
+        assert run.code == 0, run.stderr
+        assert f"metrics pushed to http://admin:***@127.0.0.1:{port}" in run.stderr
+        shown = [line for line in run.stderr.splitlines() if not line.startswith("::add-mask::")]
+        assert not any("S3cret" in line for line in shown + run.stdout.splitlines())
+        metrics = requests.get(
+            f"http://127.0.0.1:{port}/metrics", auth=("admin", "S3cret"), timeout=10
+        ).text
+        assert 'modelship_dataset_drift{instance="",job="modelship-monitor",model="churn"} 1' in (
+            metrics
+        )
+        wrong = monitor(tmp_path, "--pushgateway-url", f"http://admin:nope@127.0.0.1:{port}")
+        assert wrong.code == 0, wrong.stderr
+        assert "metrics not pushed to" in wrong.stderr
+        assert "the Pushgateway answered HTTP 401" in wrong.stderr
+        assert wrong.outputs["drift-detected"] == "true"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
