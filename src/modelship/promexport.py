@@ -58,28 +58,7 @@ def monitor_registry(
     an unknown is not a 0; `modelship_features_not_judged` says why.
     """
     reg = CollectorRegistry(auto_describe=True)
-    score = _gauge(
-        reg,
-        "modelship_feature_drift_score",
-        "Drift score per feature: the p-value for ks/chi2/z, the distance for psi, "
-        "jensen-shannon and wasserstein, the missing-share rise for missing-share "
-        "(see modelship_feature_drifted for the decision).",
-        *FEATURE_LABELS,
-    )
-    flag = _gauge(
-        reg, "modelship_feature_drifted", "1 when the feature drifted, else 0.", *FEATURE_LABELS
-    )
-    limit = _gauge(
-        reg,
-        "modelship_feature_drift_threshold",
-        "Threshold the score is compared with.",
-        *FEATURE_LABELS,
-    )
-    for item in features:
-        labels = (model, item.feature, item.method)
-        score.labels(*labels).set(item.score)
-        flag.labels(*labels).set(1.0 if item.drifted else 0.0)
-        limit.labels(*labels).set(item.threshold)
+    _feature_gauges(reg, model, features)
     if dataset_drift is not None:
         _gauge(
             reg,
@@ -109,6 +88,31 @@ def monitor_registry(
             "When the monitor last ran (Unix time).",
         ).labels(model).set(timestamp)
     return reg
+
+
+def _feature_gauges(reg: CollectorRegistry, model: str, features: Sequence[FeatureScore]) -> None:
+    score = _gauge(
+        reg,
+        "modelship_feature_drift_score",
+        "Drift score per feature: the p-value for ks/chi2/z, the distance for psi, "
+        "jensen-shannon and wasserstein, the missing-share rise for missing-share "
+        "(see modelship_feature_drifted for the decision).",
+        *FEATURE_LABELS,
+    )
+    flag = _gauge(
+        reg, "modelship_feature_drifted", "1 when the feature drifted, else 0.", *FEATURE_LABELS
+    )
+    limit = _gauge(
+        reg,
+        "modelship_feature_drift_threshold",
+        "Threshold the score is compared with.",
+        *FEATURE_LABELS,
+    )
+    for item in features:
+        labels = (model, item.feature, item.method)
+        score.labels(*labels).set(item.score)
+        flag.labels(*labels).set(1.0 if item.drifted else 0.0)
+        limit.labels(*labels).set(item.threshold)
 
 
 def _performance_gauges(

@@ -625,46 +625,7 @@ def check(reference: Path, current: Path, options: Options) -> DriftResult:
                 name, "unsupported", f"not compared: {kind}", (0, 0), (0, 0)
             )
     input_bytes = _input_bytes(ref, cur, list(kinds))
-    categories: list[CategoricalColumn] = []
-    for name in names:
-        if kinds.get(name) == "categorical":
-            column = _categorical(name, ref, cur)
-            early = _without_test(
-                column.name,
-                "categorical",
-                (int(column.ref.sum()), int(column.cur.sum())),
-                (column.ref_missing, column.cur_missing),
-                options,
-            )
-            if early is None:
-                categories.append(column)
-            else:
-                results[name] = early
-    numeric_names = [n for n in names if kinds.get(n) == "numeric"]
-
-    def numeric(name: str) -> tuple[FeatureResult, tuple[Any, Any] | None]:
-        a, ref_missing = _sorted_finite(ref, name)
-        b, cur_missing = _sorted_finite(cur, name)
-        counts, missing = (a.size, b.size), (ref_missing, cur_missing)
-        early = _without_test(name, "numeric", counts, missing, options)
-        if early is not None:
-            return early, None
-        col = NumericColumn(name, a, b, ref_missing, cur_missing)
-        result = numeric_result(col, options.method, options.threshold)
-        return result, exact_ks_samples(col) if result.method == "ks" else None
-
-    workers = options.workers or min(os.cpu_count() or 1, 4)
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        numeric_results = list(pool.map(numeric, numeric_names))
-        categorical_results = list(
-            pool.map(lambda c: categorical_result(c, options.method, options.threshold), categories)
-        )
-    for result, samples in numeric_results:
-        if result.judged and result.method == "ks":
-            finish_ks(result, samples)
-        results[result.name] = result
-    for result in categorical_results:
-        results[result.name] = result
+    results.update(_compare(ref, cur, [n for n in names if n in kinds], kinds, options))
     features = [results[n] for n in names]
     for result in features:
         if result.judged:
@@ -681,6 +642,54 @@ def check(reference: Path, current: Path, options: Options) -> DriftResult:
         input_bytes=input_bytes,
         seconds=time.perf_counter() - started,
     )
+
+
+def _compare(
+    ref: load.Loaded,
+    cur: load.Loaded,
+    names: list[str],
+    kinds: dict[str, Kind],
+    options: Options,
+) -> dict[str, FeatureResult]:
+    """Each column's result: categorical ones counted here, numeric ones sorted and
+    tested in worker threads (numpy releases the GIL), KS p-values after."""
+    results: dict[str, FeatureResult] = {}
+    categories: list[CategoricalColumn] = []
+    for name in names:
+        if kinds[name] == "categorical":
+            column = _categorical(name, ref, cur)
+            counts = (int(column.ref.sum()), int(column.cur.sum()))
+            missing = (column.ref_missing, column.cur_missing)
+            early = _without_test(name, "categorical", counts, missing, options)
+            if early is None:
+                categories.append(column)
+            else:
+                results[name] = early
+
+    def numeric(name: str) -> tuple[FeatureResult, tuple[Any, Any] | None]:
+        a, ref_missing = _sorted_finite(ref, name)
+        b, cur_missing = _sorted_finite(cur, name)
+        counts, missing = (a.size, b.size), (ref_missing, cur_missing)
+        early = _without_test(name, "numeric", counts, missing, options)
+        if early is not None:
+            return early, None
+        col = NumericColumn(name, a, b, ref_missing, cur_missing)
+        result = numeric_result(col, options.method, options.threshold)
+        return result, exact_ks_samples(col) if result.method == "ks" else None
+
+    workers = options.workers or min(os.cpu_count() or 1, 4)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        numeric_results = list(pool.map(numeric, [n for n in names if kinds[n] == "numeric"]))
+        categorical_results = list(
+            pool.map(lambda c: categorical_result(c, options.method, options.threshold), categories)
+        )
+    for result, samples in numeric_results:
+        if result.judged and result.method == "ks":
+            finish_ks(result, samples)
+        results[result.name] = result
+    for result in categorical_results:
+        results[result.name] = result
+    return results
 
 
 def _read_both(reference: Path, current: Path, options: Options) -> tuple[load.Loaded, ...]:
