@@ -176,7 +176,7 @@ def render_html(result: DriftResult, model: str, extra_html: str = "") -> str:
         f"<title>Drift report: {html.escape(model)}</title><style>{_CSS}</style></head><body>"
         f"<h2>Drift report: {html.escape(model)}</h2>"
         f"<p><strong>{verdict(result)}</strong>: {len(result.drifted_features)} of "
-        f"{len(result.judged)} judged features drifted ({len(result.skipped)} not judged; "
+        f"{len(result.features)} features drifted ({len(result.skipped)} could not be tested; "
         f"share {result.drift_share:.3f}, "
         f"threshold {result.drift_share_threshold}). Reference {result.reference_rows:,} rows, "
         f"current {result.current_rows:,} rows, method {html.escape(result.method)}.</p>"

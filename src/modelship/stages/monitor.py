@@ -556,8 +556,9 @@ def _summary(
     ctx.summary.heading(f"{drift_report.verdict(result)}: {model}")
     shown = {True: "yes", False: "no", None: "unknown (data not judged)"}[retrain]
     ctx.summary.text(
-        f"{len(result.drifted_features)} of {len(result.judged)} judged features drifted, "
-        f"{len(result.skipped)} not judged (share {result.drift_share:.3f}, threshold "
+        f"{len(result.drifted_features)} of {len(result.features)} features drifted, "
+        f"{len(result.skipped)} could not be tested (share of those with a verdict "
+        f"{result.drift_share:.3f}, threshold "
         f"{result.drift_share_threshold}); reference {result.reference_rows:,} rows, current "
         f"{result.current_rows:,} rows; retrain: {shown}."
     )
