@@ -16,7 +16,7 @@ import pyarrow as pa
 import pytest
 
 from tests.foundation.helpers import CliRun, parse_github_output, run_cli
-from tests.monitor.conftest import drift_tables, write_table
+from tests.monitor.conftest import Webhook, drift_tables, write_table
 
 
 def monitor(tmp_path: Path, ref: pa.Table, cur: pa.Table, *extra: str) -> CliRun:
@@ -255,3 +255,16 @@ def test_the_step_summary_says_per_feature_why_it_was_not_judged(tmp_path: Path)
     assert "Not enough data to judge" in text
     assert "| shifted | not judged |" in text
     assert "only 10 non-missing values in the current data" in text
+
+
+def test_the_webhook_hears_when_the_data_could_not_be_judged(
+    tmp_path: Path, webhook: Webhook
+) -> None:
+    ref, cur = drift_tables(500)
+    run = monitor(tmp_path, ref, cur.slice(0, 3), "--webhook-url", webhook.url)
+    assert_not_judged_verdict(run)
+    assert len(webhook.received) == 1
+    text = webhook.received[0]["text"]
+    assert text.startswith("*Drift not judged: too little data* for model")
+    assert "Not judged (see the report): `stable`, `shifted`, `colour`, `plan`." in text
+    assert "Retraining" not in text
