@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelship.ci.context import Result, StageContext
-from modelship.ci.errors import ExternalError, UsageError
+from modelship.ci.errors import ExternalError, ModelshipError, UsageError
 from modelship.spec import Input, Output, Stage
 
 if TYPE_CHECKING:
@@ -455,6 +455,8 @@ def _performance(
     ):
         try:
             model = _load_model(model_uri, uri, Path(folder))
+        except ModelshipError:
+            raise
         except Exception as err:  # MLflow raises many types for a missing model or server
             # MLflow's own messages may quote the tracking URI, password included.
             raise ExternalError(
@@ -497,13 +499,50 @@ def _performance(
 
 
 def _load_model(model_uri: str, tracking_uri: str, folder: Path) -> Any:
-    """Download the model through this tracking server (no process-wide URI is set)."""
-    import mlflow
+    """Download the model through this tracking server and load it.
 
+    A `models:/` URI is resolved with an `MlflowClient` bound to the server
+    (the registry is the tracking server here), so no process-wide MLflow URI
+    is set or read.
+    """
+    import mlflow
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    source = _model_source(client, model_uri)
     local = mlflow.artifacts.download_artifacts(
-        artifact_uri=model_uri, dst_path=str(folder), tracking_uri=tracking_uri
+        artifact_uri=source, dst_path=str(folder), tracking_uri=tracking_uri
     )
     return mlflow.pyfunc.load_model(local)
+
+
+def _model_source(client: Any, model_uri: str) -> str:
+    """Where a `models:/` URI's files are: `@alias`, `/version`, `/latest`, `/<stage>`, `m-<id>`."""
+    if not model_uri.startswith("models:/"):
+        return model_uri
+    rest = model_uri[len("models:/") :].strip("/")
+    if rest.startswith("m-") and "/" not in rest:
+        return str(client.get_logged_model(rest).artifact_location)
+    name, at, alias = rest.partition("@")
+    if at:
+        version = str(client.get_model_version_by_alias(name, alias).version)
+    else:
+        name, _, ref = rest.rpartition("/")
+        if not name:
+            raise UsageError(f"input 'model-uri' {model_uri!r} names no version, alias or stage")
+        if ref.isdigit():
+            version = ref
+        elif ref == "latest":
+            found = client.search_model_versions(f"name = '{name}'")
+            if not found:
+                raise ExternalError(f"registered model {name!r} has no version")
+            version = str(max(int(v.version) for v in found))
+        else:
+            found = client.get_latest_versions(name, stages=[ref])
+            if not found:
+                raise ExternalError(f"registered model {name!r} has no version in stage {ref!r}")
+            version = str(found[0].version)
+    return str(client.get_model_version_download_uri(name, version))
 
 
 def _performance_json(perf: Performance | None, max_drop: float) -> dict[str, Any]:
