@@ -130,7 +130,7 @@ def test_metrics_file_passes_promtool(tmp_path: Path) -> None:
     run = monitor(tmp_path, "--metrics-file", "metrics/drift.prom", "--model-name", "churn")
     assert run.code == 0, run.stderr
     text = (tmp_path / "metrics/drift.prom").read_text()
-    assert 'modelship_feature_drifted{model="churn",feature="shifted",method="ks"} 1' in text
+    assert 'modelship_feature_drifted{feature="shifted",method="ks",model="churn"} 1.0' in text
     assert 'modelship_dataset_drift{model="churn"} 1' in text
     assert 'modelship_drift_share{model="churn"} 0.5' in text
     checked = subprocess.run(
@@ -189,12 +189,106 @@ def test_metrics_reach_a_real_pushgateway(tmp_path: Path, pushgateway: Pushgatew
 
 
 @pytest.mark.usefixtures("drift_files")
-def test_unreachable_pushgateway_is_an_external_error(tmp_path: Path) -> None:
+def test_outputs_are_published_and_the_password_hidden_when_the_pushgateway_fails(
+    tmp_path: Path,
+) -> None:
     from tests.fixtures.net import free_port
 
-    run = monitor(tmp_path, "--pushgateway-url", f"http://127.0.0.1:{free_port()}")
-    assert run.code == 3
+    output = tmp_path / "output.txt"
+    env = {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_WORKSPACE": str(tmp_path),
+        "GITHUB_OUTPUT": str(output),
+    }
+    gateway = f"http://admin:S3cret@127.0.0.1:{free_port()}"
+    run = monitor(tmp_path, "--pushgateway-url", gateway, env=env)
+    assert run.code == 0, run.stderr
+    outputs = parse_github_output(output.read_text())
+    assert (outputs["status"], outputs["drift-detected"], outputs["retrain"]) == (
+        "drift",
+        "true",
+        "true",
+    )
+    assert f"metrics not pushed to http://admin:***@127.0.0.1:{gateway.rsplit(':', 1)[1]}" in (
+        run.stderr
+    )
     assert "cannot reach the Pushgateway" in run.stderr
+    shown = [line for line in run.stderr.splitlines() if not line.startswith("::add-mask::")]
+    assert not any("S3cret" in line for line in shown + run.stdout.splitlines())
+    assert "::add-mask::S3cret" in run.stderr.splitlines()
+
+
+@pytest.mark.usefixtures("drift_files")
+def test_outputs_are_published_when_the_webhook_fails_after_drift(tmp_path: Path) -> None:
+    from tests.fixtures.net import free_port
+
+    output = tmp_path / "output.txt"
+    hook = f"http://127.0.0.1:{free_port()}/services/T0/B0/s3cr3tT0kenPart"
+    env = {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_WORKSPACE": str(tmp_path),
+        "GITHUB_OUTPUT": str(output),
+        "INPUT_WEBHOOK_URL": hook,
+    }
+    run = monitor(tmp_path, env=env)
+    assert run.code == 0, run.stderr
+    outputs = parse_github_output(output.read_text())
+    assert (outputs["status"], outputs["drift-detected"], outputs["retrain"]) == (
+        "drift",
+        "true",
+        "true",
+    )
+    assert "::warning" in run.stderr
+    assert "drift notification not sent" in run.stderr
+    shown = [line for line in run.stderr.splitlines() if not line.startswith("::add-mask::")]
+    assert not any("s3cr3tT0kenPart" in line for line in shown)
+
+
+@pytest.mark.usefixtures("drift_files")
+@pytest.mark.parametrize(
+    "url",
+    ["htp:/hooks.slack.com/s3cr3tT0kenPart", "https://", "hooks.slack.com/s3cr3tT0kenPart",
+     "https://hooks.slack.com:0/s3cr3tT0kenPart", "https://hooks.slack.com/a b/s3cr3tT0kenPart"],
+)  # fmt: skip
+def test_a_malformed_webhook_url_is_refused_before_any_work(tmp_path: Path, url: str) -> None:
+    run = monitor(tmp_path, "--webhook-url", url)
+    assert run.code == 2
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error")]
+    assert len(errors) == 1, run.stderr
+    assert "input 'webhook-url'" in errors[0]
+    assert "s3cr3tT0kenPart" not in run.stderr + run.stdout
+    assert "Traceback" not in run.stderr
+    assert not (tmp_path / "modelship-reports" / "monitor-drift.json").exists()
+
+
+@pytest.mark.usefixtures("drift_files")
+@pytest.mark.parametrize(
+    ("flag", "value", "expected"),
+    [
+        (
+            "--pushgateway-url",
+            "ftp://admin:S3cret@gw",
+            "input 'pushgateway-url' must be an http(s)",
+        ),
+        ("--pushgateway-url", "http://admin:S3cret@gw:99999", "valid host and port"),
+        ("--metrics-file", "data", "input 'metrics-file' names a directory"),
+        ("--metrics-file", "data/reference.parquet/x.prom", "is not a directory"),
+        ("--min-samples", "0", "input 'min-samples'"),
+        ("--min-samples", "2.5", "input 'min-samples' must be a whole number"),
+        ("--max-missing-increase", "1.5", "input 'max-missing-increase' must be in [0, 1]"),
+        ("--max-performance-drop", "-1", "input 'max-performance-drop' must not be negative"),
+    ],
+)
+def test_bad_delivery_and_judgement_inputs_are_refused_before_any_work(
+    tmp_path: Path, flag: str, value: str, expected: str
+) -> None:
+    run = monitor(tmp_path, flag, value)
+    assert run.code == 2, run.stderr
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error")]
+    assert len(errors) == 1, run.stderr
+    assert expected in errors[0]
+    assert "S3cret" not in run.stderr + run.stdout
+    assert not (tmp_path / "modelship-reports" / "monitor-drift.json").exists()
 
 
 @pytest.mark.usefixtures("drift_files")
@@ -237,6 +331,8 @@ def test_failing_webhook_warns_without_the_url(tmp_path: Path, webhook: Webhook)
     webhook.status = 404
     run = monitor(tmp_path, "--webhook-url", webhook.url)
     assert run.code == 0, run.stderr
+    assert run.outputs["drift-detected"] == "true"
+    assert run.outputs["status"] == "drift"
     assert "drift notification not sent: the webhook answered HTTP 404" in run.stderr
     assert "s3cr3tT0kenPart" not in run.stderr
 
@@ -331,3 +427,52 @@ def test_names_from_the_data_are_escaped_in_the_reports(tmp_path: Path) -> None:
         assert "&lt;img src=x onerror=alert(1)&gt;" in page
     summary = (tmp_path / "modelship-reports" / "monitor.md").read_text()
     assert hostile not in summary
+
+
+@pytest.mark.services
+@pytest.mark.usefixtures("drift_files")
+def test_a_pushgateway_behind_basic_auth_gets_the_metrics_and_the_password_stays_hidden(
+    tmp_path: Path,
+) -> None:
+    import shutil
+
+    import requests
+
+    from tests.fixtures.net import free_port, wait_http
+
+    hashed = subprocess.run(
+        ["htpasswd", "-nbBC", "5", "admin", "S3cret"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    config = tmp_path / "web.yml"
+    config.write_text(f"basic_auth_users:\n  admin: '{hashed.split(':', 1)[1]}'\n")
+    binary = shutil.which("prometheus-pushgateway") or shutil.which("pushgateway")
+    assert binary is not None
+    port = free_port()
+    proc = subprocess.Popen(
+        [binary, f"--web.listen-address=127.0.0.1:{port}", f"--web.config.file={config}"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/-/ready", timeout=30, proc=proc)
+        env = {"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": str(tmp_path)}
+        gateway = f"http://admin:S3cret@127.0.0.1:{port}"
+        run = monitor(tmp_path, "--pushgateway-url", gateway, "--model-name", "churn", env=env)
+        assert run.code == 0, run.stderr
+        assert f"metrics pushed to http://admin:***@127.0.0.1:{port}" in run.stderr
+        shown = [line for line in run.stderr.splitlines() if not line.startswith("::add-mask::")]
+        assert not any("S3cret" in line for line in shown + run.stdout.splitlines())
+        metrics = requests.get(
+            f"http://127.0.0.1:{port}/metrics", auth=("admin", "S3cret"), timeout=10
+        ).text
+        assert 'modelship_dataset_drift{instance="",job="modelship-monitor",model="churn"} 1' in (
+            metrics
+        )
+        wrong = monitor(tmp_path, "--pushgateway-url", f"http://admin:nope@127.0.0.1:{port}")
+        assert wrong.code == 0, wrong.stderr
+        assert "metrics not pushed to" in wrong.stderr
+        assert "the Pushgateway answered HTTP 401" in wrong.stderr
+        assert wrong.outputs["drift-detected"] == "true"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -1,35 +1,63 @@
-"""Prometheus text exposition: escaping, values, grouping keys."""
+"""The monitor's Prometheus metrics: what promtool accepts and what the user sees."""
 
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 from modelship import promexport
 
 
-def test_label_values_are_escaped_and_promtool_accepts_them() -> None:
-    registry = promexport.Registry()
-    family = registry.family("modelship_feature_drift_score", "Help with a \\ and\na newline.")
-    family.add({"model": "m", "feature": 'a"b\\c\nd', "method": "ks"}, 0.25)
-    family.add({"model": "m", "feature": "inf", "method": "chi2"}, float("inf"))
-    text = registry.render()
-    assert 'feature="a\\"b\\\\c\\nd"' in text
-    assert "# HELP modelship_feature_drift_score Help with a \\\\ and\\na newline." in text
-    assert text.endswith("+Inf\n")
+def _registry(feature: str = "age", dataset_drift: bool | None = True):  # type: ignore[no-untyped-def]
+    return promexport.monitor_registry(
+        "team/churn",
+        [
+            promexport.FeatureScore(feature, "ks", 0.25, 0.05, False),
+            promexport.FeatureScore("plan", "chi2", 0.0, 0.05, True),
+        ],
+        dataset_drift=dataset_drift,
+        drift_share=0.5,
+        retrain=dataset_drift,
+        not_judged=1,
+        timestamp=1_700_000_000.0,
+    )
+
+
+def _promtool(text: str) -> None:
     checked = subprocess.run(
         ["promtool", "check", "metrics"], input=text, capture_output=True, text=True
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
-def test_grouping_url_encodes_slashes_in_base64() -> None:
-    url = promexport.grouping_url("http://gw:9091/", "drift job", [("model", "team/churn")])
-    assert url == "http://gw:9091/metrics/job/drift%20job/model@base64/dGVhbS9jaHVybg=="
+def test_label_values_from_the_data_are_escaped_and_promtool_accepts_them() -> None:
+    text = promexport.exposition(_registry('a"b\\c\nd'))
+    assert 'feature="a\\"b\\\\c\\nd"' in text
+    assert 'modelship_feature_drifted{feature="plan",method="chi2",model="team/churn"} 1.0' in text
+    assert 'modelship_features_not_judged{model="team/churn"} 1.0' in text
+    _promtool(text)
 
 
-def test_values_format_as_prometheus_floats() -> None:
-    assert promexport.format_value(1.0) == "1"
-    assert promexport.format_value(0.5) == "0.5"
-    assert promexport.format_value(float("nan")) == "NaN"
-    assert promexport.format_value(float("-inf")) == "-Inf"
-    assert promexport.format_value(3.2e-80) == "3.2e-80"
+def test_an_unjudged_data_set_publishes_no_dataset_drift_sample(tmp_path: Path) -> None:
+    target = tmp_path / "textfile" / "drift.prom"
+    promexport.write_textfile(target, _registry(dataset_drift=None))
+    text = target.read_text()
+    assert "modelship_dataset_drift{" not in text
+    assert "modelship_retrain{" not in text
+    assert 'modelship_drift_share{model="team/churn"} 0.5' in text
+    assert [p.name for p in target.parent.iterdir()] == ["drift.prom"]  # no temporary left
+    _promtool(text)
+
+
+def test_url_passwords_are_redacted_for_display() -> None:
+    assert (
+        promexport.redacted_url("http://admin:S3cret@gw:9091/base")
+        == "http://admin:***@gw:9091/base"
+    )
+    assert promexport.redacted_url("https://gw.example") == "https://gw.example"
+    assert promexport.redacted_url("http://u:p@[::1]:9091") == "http://u:***@[::1]:9091"
+    text = "Connection refused: http://admin:S3cret@gw:5000/api and s3://k:v@bucket/x"
+    redacted = promexport.redact_url_passwords(text)
+    assert "S3cret" not in redacted
+    assert "v@bucket" not in redacted
+    assert "http://admin:***@gw:5000/api" in redacted

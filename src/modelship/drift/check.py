@@ -21,6 +21,23 @@ switches to `wasserstein` (numeric) and `jensen-shannon` (categorical) for
 larger references, which is `method: wasserstein` here. The dataset drifts when
 the share of drifted features is at or above `drift-share` (default 0.5), as in
 Evidently.
+
+What the check will not call stable:
+
+* A feature with fewer than `min_samples` non-missing values on either side is
+  not judged (a test on a handful of values says nothing); the report says why.
+* A feature whose missing share (empty, NaN or infinite values) rose by more
+  than `max_missing_increase` drifted, whatever its remaining values look like:
+  a column that went 99 % empty is a broken feed, not a stable feature. If too
+  few values remain to test it is still not judged, but counts as drifted.
+* A categorical column with more than `MAX_CATEGORIES` values is compared over
+  its most frequent categories plus groups of the rarer values (see
+  `_top_categories`), with a chi-square test of homogeneity, never skipped.
+
+The data set's status is `drift`, `stable` or `insufficient-data`. `drift`
+needs no unjudged feature when the judged ones alone reach the share; `stable`
+needs every feature judged unless `allow_partial` lets the verdict rest on the
+judged ones; with no feature judged there is no verdict.
 """
 
 from __future__ import annotations
@@ -50,12 +67,18 @@ DEFAULT_THRESHOLDS = {
     "wasserstein": 0.1,
 }
 P_VALUE_METHODS = frozenset({"ks", "chi2", "z"})
-# A text column with more distinct values than this is an identifier, not a category.
+# Above this many distinct values, a categorical column is compared over its
+# most frequent categories plus buckets for the rest.
 MAX_CATEGORIES = 10_000
+MIN_CELL = 10  # values in both sets together for a category of such a column to stand alone
+TAIL_GROUPS = 1_000
+STABLE, DRIFT, INSUFFICIENT = "stable", "drift", "insufficient-data"
+STATUSES = (STABLE, DRIFT, INSUFFICIENT)
+MISSING_SHARE = "missing-share"  # the method named when only the missing share decided
 HISTOGRAM_BINS = 20
 CATEGORY_BARS = 12
 
-Kind = Literal["numeric", "categorical"]
+Kind = Literal["numeric", "categorical", "unsupported"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +89,9 @@ class Options:
     method: str = "auto"
     threshold: float | None = None
     drift_share: float = 0.5
+    min_samples: int = 30
+    max_missing_increase: float = 0.1
+    allow_partial: bool = False
     workers: int = 0  # 0: one per CPU, at most 4
 
 
@@ -94,6 +120,26 @@ class FeatureResult:
     reference_missing: int
     current_missing: int
     histogram: Histogram | None = None
+    judged: bool = True
+    note: str = ""  # why it was not judged, or that its missing share rose
+    missing_rose: bool = False  # past the limit: drifted, and the data set is not stable
+
+    @classmethod
+    def not_judged(
+        cls, name: str, kind: Kind, note: str, counts: tuple[int, int], missing: tuple[int, int]
+    ) -> FeatureResult:
+        return cls(
+            name, kind, "", math.nan, None, None, math.nan, False, *counts, *missing,
+            judged=False, note=note,
+        )  # fmt: skip
+
+    @property
+    def reference_missing_share(self) -> float:
+        return self.reference_missing / max(self.reference_count + self.reference_missing, 1)
+
+    @property
+    def current_missing_share(self) -> float:
+        return self.current_missing / max(self.current_count + self.current_missing, 1)
 
     @property
     def score(self) -> float:
@@ -110,21 +156,25 @@ class FeatureResult:
             "statistic": _finite(self.statistic),
             "p_value": _finite(self.p_value),
             "distance": _finite(self.distance),
-            "threshold": self.threshold,
-            "drifted": self.drifted,
+            "threshold": _finite(self.threshold),
+            "judged": self.judged,
+            "drifted": self.drifted if self.judged or self.drifted else None,
+            "note": self.note,
+            "missing_share_rose": self.missing_rose,
             "reference_count": self.reference_count,
             "current_count": self.current_count,
             "reference_missing": self.reference_missing,
             "current_missing": self.current_missing,
+            "reference_missing_share": self.reference_missing_share,
+            "current_missing_share": self.current_missing_share,
         }
 
 
 @dataclass
 class DriftResult:
     features: list[FeatureResult]
-    skipped: list[tuple[str, str]]
-    drift_share: float
-    dataset_drift: bool
+    status: str  # one of STATUSES
+    drift_share: float  # of the judged features
     drift_share_threshold: float
     method: str
     reference_rows: int
@@ -134,15 +184,37 @@ class DriftResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def dataset_drift(self) -> bool | None:
+        """True on drift, False when stable, None when the data could not be judged."""
+        return None if self.status == INSUFFICIENT else self.status == DRIFT
+
+    @property
+    def judged(self) -> list[FeatureResult]:
+        """Features with a verdict: tested, or drifted by their missing share alone."""
+        return [f for f in self.features if f.judged or f.drifted]
+
+    @property
+    def skipped(self) -> list[tuple[str, str]]:
+        """Features not judged, each with the reason."""
+        return [(f.name, f.note) for f in self.features if not f.judged]
+
+    @property
+    def unsettled(self) -> list[FeatureResult]:
+        """Features that keep the data set from being called stable: untested, or
+        with a rise of their missing share past the limit."""
+        return [f for f in self.features if not f.judged or f.missing_rose]
+
+    @property
     def drifted_features(self) -> list[str]:
         return [f.name for f in self.features if f.drifted]
 
     def ordered(self) -> list[FeatureResult]:
-        """Drifted features first, then by how far each is past its threshold."""
-        return sorted(self.features, key=lambda f: (not f.drifted, _closeness(f), f.name))
+        """Drifted features first, then unjudged ones, then by closeness to the threshold."""
+        return sorted(self.features, key=lambda f: (not f.drifted, f.judged, _closeness(f), f.name))
 
     def as_json(self) -> dict[str, Any]:
         return {
+            "status": self.status,
             "dataset_drift": self.dataset_drift,
             "drift_share": self.drift_share,
             "drift_share_threshold": self.drift_share_threshold,
@@ -150,13 +222,16 @@ class DriftResult:
             "reference_rows": self.reference_rows,
             "current_rows": self.current_rows,
             "drifted_features": self.drifted_features,
+            "judged_features": len(self.judged),
             "features": [f.as_json() for f in self.ordered()],
-            "skipped": [{"feature": n, "reason": r} for n, r in self.skipped],
+            "not_judged": [{"feature": n, "reason": r} for n, r in self.skipped],
             **self.extra,
         }
 
 
 def _closeness(result: FeatureResult) -> float:
+    if not result.judged:
+        return 0.0
     if result.p_value is not None:
         return result.p_value
     return -(result.distance or 0.0)
@@ -174,7 +249,7 @@ def _finite(value: float | None) -> float | str | None:
 
 # -- preparing columns ------------------------------------------------------------
 @dataclass
-class _Numeric:
+class NumericColumn:
     name: str
     ref: Any  # sorted, NaN-free float64 view
     cur: Any
@@ -183,13 +258,14 @@ class _Numeric:
 
 
 @dataclass
-class _Categorical:
+class CategoricalColumn:
     name: str
     labels: list[str]
     ref: Any  # counts per label
     cur: Any
     ref_missing: int
     cur_missing: int
+    grouped: bool = False  # more than MAX_CATEGORIES values: cells from `_top_categories`
 
 
 def _select_features(ref: load.Loaded, cur: load.Loaded, options: Options) -> list[str]:
@@ -296,9 +372,8 @@ def _as_text(data: pa.ChunkedArray) -> pa.ChunkedArray:
     return data
 
 
-def _categorical(
-    name: str, ref: load.Loaded, cur: load.Loaded, explicit: bool
-) -> _Categorical | str:
+def _categorical(name: str, ref: load.Loaded, cur: load.Loaded) -> CategoricalColumn:
+    """Both sets' counts over one list of categories (bucketed above MAX_CATEGORIES)."""
     counted = []
     for data in (ref, cur):
         column = data.arrow(name)
@@ -312,27 +387,56 @@ def _categorical(
             keys = keys.dictionary_decode()
         present = pc.is_valid(keys)
         keys, counts = keys.filter(present), counts.filter(present)
-        if len(keys) > MAX_CATEGORIES:
-            reason = (
-                f"{len(keys):,} distinct values in {data.path.name} (more than "
-                f"{MAX_CATEGORIES:,}): an identifier or free text, not a category"
-            )
-            if explicit:
-                raise load.DataError(
-                    f"column '{name}' has {reason}; leave it out of features and categorical"
-                )
-            return reason
-        counted.append((keys, load.numbers(counts), missing))
+        counted.append((keys.cast(pa.string()), load.numbers(counts), missing))
         data.release(name)
     (ref_keys, ref_counts, ref_missing), (cur_keys, cur_counts, cur_missing) = counted
     new = pc.invert(pc.is_in(cur_keys, value_set=ref_keys))
-    keys = pa.concat_arrays([ref_keys.cast(pa.string()), cur_keys.filter(new).cast(pa.string())])
+    keys = pa.concat_arrays([ref_keys, cur_keys.filter(new)])
     ref_all = np.zeros(len(keys), dtype=np.int64)
     cur_all = np.zeros(len(keys), dtype=np.int64)
     ref_all[: len(ref_counts)] = ref_counts
-    index = load.numbers(pc.index_in(cur_keys.cast(pa.string()), value_set=keys))
+    index = load.numbers(pc.index_in(cur_keys, value_set=keys))
     cur_all[index.astype(np.int64)] = cur_counts
-    return _Categorical(name, keys.to_pylist(), ref_all, cur_all, ref_missing, cur_missing)
+    if len(keys) > MAX_CATEGORIES:
+        labels, ref_all, cur_all = _top_categories(keys, ref_all, cur_all)
+        return CategoricalColumn(name, labels, ref_all, cur_all, ref_missing, cur_missing, True)
+    labels = keys.to_pylist()
+    return CategoricalColumn(name, labels, ref_all, cur_all, ref_missing, cur_missing)
+
+
+def _top_categories(keys: pa.Array, ref: Any, cur: Any) -> tuple[list[str], Any, Any]:
+    """Cells for a column with more than MAX_CATEGORIES values: each frequent
+    category alone, the rest in groups of neighbouring values.
+
+    A category with at least MIN_CELL values in both sets together (at most
+    MAX_CATEGORIES of them, the most frequent) keeps its own cell. The rest are
+    grouped by the sort order of their values, not by anything counted: a
+    grouping by counts or by which set a value appears in is biased (a value
+    seen once is by definition in one set only) and flags stable data, while
+    one "other" bucket hides a shift among rare values. Groups hold about
+    MIN_CELL values each, TAIL_GROUPS at most, so the test stays bounded.
+    """
+    combined = ref + cur
+    order = np.argsort(-combined, kind="stable")[:MAX_CATEGORIES]
+    top = np.sort(order[combined[order] >= MIN_CELL])
+    in_tail = np.ones(len(keys), dtype=bool)
+    in_tail[top] = False
+    tail = np.flatnonzero(in_tail)
+    labels = keys.take(pa.array(top)).to_pylist()
+    if tail.size == 0:
+        return labels, ref[top], cur[top]
+    groups = int(min(TAIL_GROUPS, max(1, int(combined[tail].sum()) // MIN_CELL)))
+    by_value = load.numbers(pc.sort_indices(keys.take(pa.array(tail)))).astype(np.int64)
+    group_of = np.empty(tail.size, dtype=np.int64)
+    group_of[by_value] = np.arange(tail.size) * groups // tail.size
+    ref_groups = np.bincount(group_of, weights=ref[tail], minlength=groups).astype(np.int64)
+    cur_groups = np.bincount(group_of, weights=cur[tail], minlength=groups).astype(np.int64)
+    labels += [f"(rarer values, group {i + 1} of {groups})" for i in range(groups)]
+    return (
+        labels,
+        np.concatenate((ref[top], ref_groups)),
+        np.concatenate((cur[top], cur_groups)),
+    )
 
 
 # -- the comparison ---------------------------------------------------------------
@@ -363,7 +467,7 @@ def _union_distinct(a: Any, b: Any, limit: int) -> int:
     return int(np.union1d(np.unique(a), np.unique(b)).size)
 
 
-def _numeric_result(col: _Numeric, method: str, threshold: float | None) -> FeatureResult:
+def numeric_result(col: NumericColumn, method: str, threshold: float | None) -> FeatureResult:
     a, b = col.ref, col.cur
     distinct = _union_distinct(a, b, 5)
     chosen = method_for(method, "numeric", distinct)
@@ -385,7 +489,7 @@ def _numeric_result(col: _Numeric, method: str, threshold: float | None) -> Feat
         statistic = distance = (
             stats.psi(binned) if chosen == "psi" else stats.jensen_shannon(binned)
         )
-    return FeatureResult(
+    result = FeatureResult(
         col.name,
         "numeric",
         chosen,
@@ -400,6 +504,31 @@ def _numeric_result(col: _Numeric, method: str, threshold: float | None) -> Feat
         col.cur_missing,
         _numeric_histogram(a, b),
     )
+    if chosen != "ks":  # KS waits for its p-value: `finish_ks`
+        result.drifted = drifted(chosen, result.score, limit)
+    return result
+
+
+def exact_ks_samples(col: NumericColumn) -> tuple[Any, Any] | None:
+    """The samples `finish_ks` needs: both, when scipy would compute an exact p-value."""
+    if max(col.ref.size, col.cur.size) <= stats.KS_EXACT_MAX_N:
+        return col.ref, col.cur
+    return None
+
+
+def finish_ks(result: FeatureResult, samples: tuple[Any, Any] | None) -> None:
+    """The KS p-value and decision: exact from `samples` if given, else asymptotic.
+
+    Not thread-safe (the exact path silences one scipy warning): call it after
+    the worker threads are done.
+    """
+    if samples is not None:
+        result.statistic, result.p_value = stats.ks_exact(*samples)
+    else:
+        result.p_value = stats.ks_asymptotic_pvalue(
+            result.statistic, result.reference_count, result.current_count
+        )
+    result.drifted = drifted("ks", result.score, result.threshold)
 
 
 def _binned_counts(a: Any, b: Any) -> tuple[Any, Any]:
@@ -407,13 +536,19 @@ def _binned_counts(a: Any, b: Any) -> tuple[Any, Any]:
     return stats.sorted_histogram(a, edges), stats.sorted_histogram(b, edges)
 
 
-def _categorical_result(col: _Categorical, method: str, threshold: float | None) -> FeatureResult:
+def categorical_result(
+    col: CategoricalColumn, method: str, threshold: float | None
+) -> FeatureResult:
     distinct = int(np.count_nonzero((col.ref + col.cur) > 0))
     chosen = method_for(method, "categorical", distinct)
     limit = threshold if threshold is not None else DEFAULT_THRESHOLDS[chosen]
     p_value: float | None = None
     distance: float | None = None
-    if chosen in ("chi2", "z"):
+    if chosen == "chi2" and col.grouped:
+        # Rare values make the reference's shares a poor expectation (a value
+        # seen once is new to the other set by chance): compare both sets alike.
+        statistic, p_value = stats.chi_square_homogeneity(col.ref, col.cur)
+    elif chosen in ("chi2", "z"):
         test = stats.chi_square if chosen == "chi2" else stats.z_test
         statistic, p_value = test(col.ref, col.cur)
     else:
@@ -452,7 +587,7 @@ def _numeric_histogram(a: Any, b: Any) -> Histogram:
     return Histogram(labels, ref.tolist(), cur.tolist(), edges.tolist())
 
 
-def _category_histogram(col: _Categorical) -> Histogram:
+def _category_histogram(col: CategoricalColumn) -> Histogram:
     ref = col.ref / max(int(col.ref.sum()), 1)
     cur = col.cur / max(int(col.cur.sum()), 1)
     order = np.argsort(-(ref + cur), kind="stable")
@@ -470,6 +605,94 @@ def _category_histogram(col: _Categorical) -> Histogram:
 def check(reference: Path, current: Path, options: Options) -> DriftResult:
     """Compare two files column by column; raise `load.DataError` on bad input."""
     started = time.perf_counter()
+    ref, cur = _read_both(reference, current, options)
+    names = _select_features(ref, cur, options)
+    categorical = set(options.categorical or ())
+    unknown = categorical - set(names)
+    if unknown:
+        raise load.DataError(
+            f"categorical names columns that are not compared: {', '.join(sorted(unknown))}"
+        )
+    explicit = bool(options.features)
+    kinds: dict[str, Kind] = {}
+    results: dict[str, FeatureResult] = {}
+    for name in names:
+        kind = _kind(name, ref, cur, categorical, explicit)
+        if kind in ("numeric", "categorical"):
+            kinds[name] = kind  # type: ignore[assignment]
+        else:
+            results[name] = FeatureResult.not_judged(
+                name, "unsupported", f"not compared: {kind}", (0, 0), (0, 0)
+            )
+    input_bytes = _input_bytes(ref, cur, list(kinds))
+    results.update(_compare(ref, cur, [n for n in names if n in kinds], kinds, options))
+    features = [results[n] for n in names]
+    for result in features:
+        if result.judged:
+            _apply_missing_rule(result, options.max_missing_increase)
+    status, share = _status(features, options)
+    return DriftResult(
+        features=features,
+        status=status,
+        drift_share=share,
+        drift_share_threshold=options.drift_share,
+        method=options.method,
+        reference_rows=ref.rows,
+        current_rows=cur.rows,
+        input_bytes=input_bytes,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _compare(
+    ref: load.Loaded,
+    cur: load.Loaded,
+    names: list[str],
+    kinds: dict[str, Kind],
+    options: Options,
+) -> dict[str, FeatureResult]:
+    """Each column's result: categorical ones counted here, numeric ones sorted and
+    tested in worker threads (numpy releases the GIL), KS p-values after."""
+    results: dict[str, FeatureResult] = {}
+    categories: list[CategoricalColumn] = []
+    for name in names:
+        if kinds[name] == "categorical":
+            column = _categorical(name, ref, cur)
+            counts = (int(column.ref.sum()), int(column.cur.sum()))
+            missing = (column.ref_missing, column.cur_missing)
+            early = _without_test(name, "categorical", counts, missing, options)
+            if early is None:
+                categories.append(column)
+            else:
+                results[name] = early
+
+    def numeric(name: str) -> tuple[FeatureResult, tuple[Any, Any] | None]:
+        a, ref_missing = _sorted_finite(ref, name)
+        b, cur_missing = _sorted_finite(cur, name)
+        counts, missing = (a.size, b.size), (ref_missing, cur_missing)
+        early = _without_test(name, "numeric", counts, missing, options)
+        if early is not None:
+            return early, None
+        col = NumericColumn(name, a, b, ref_missing, cur_missing)
+        result = numeric_result(col, options.method, options.threshold)
+        return result, exact_ks_samples(col) if result.method == "ks" else None
+
+    workers = options.workers or min(os.cpu_count() or 1, 4)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        numeric_results = list(pool.map(numeric, [n for n in names if kinds[n] == "numeric"]))
+        categorical_results = list(
+            pool.map(lambda c: categorical_result(c, options.method, options.threshold), categories)
+        )
+    for result, samples in numeric_results:
+        if result.judged and result.method == "ks":
+            finish_ks(result, samples)
+        results[result.name] = result
+    for result in categorical_results:
+        results[result.name] = result
+    return results
+
+
+def _read_both(reference: Path, current: Path, options: Options) -> tuple[load.Loaded, ...]:
     if options.method not in METHODS:
         raise load.DataError(f"unknown method {options.method!r}; use one of {METHODS}")
     wanted = None
@@ -481,99 +704,70 @@ def check(reference: Path, current: Path, options: Options) -> DriftResult:
         raise load.DataError(f"the reference data ({reference.name}) has no rows")
     if cur.rows == 0:
         raise load.DataError(f"the current data ({current.name}) has no rows")
-    names = _select_features(ref, cur, options)
-    categorical = set(options.categorical or ())
-    unknown = categorical - set(names)
-    if unknown:
-        raise load.DataError(
-            f"categorical names columns that are not compared: {', '.join(sorted(unknown))}"
-        )
-    explicit = bool(options.features)
-    kinds: dict[str, Kind] = {}
-    skipped: list[tuple[str, str]] = []
-    for name in names:
-        kind = _kind(name, ref, cur, categorical, explicit)
-        if kind in ("numeric", "categorical"):
-            kinds[name] = kind  # type: ignore[assignment]
-        else:
-            skipped.append((name, kind))
-    input_bytes = _input_bytes(ref, cur, list(kinds))
-    numeric_names = [n for n in names if kinds.get(n) == "numeric"]
-    results: dict[str, FeatureResult] = {}
-    categories: list[_Categorical] = []
-    for name in names:
-        if kinds.get(name) != "categorical":
-            continue
-        counted = _categorical(name, ref, cur, explicit=name in categorical or explicit)
-        if isinstance(counted, str):
-            skipped.append((name, counted))
-            continue
-        for count, missing, data in (
-            (counted.ref, counted.ref_missing, ref),
-            (counted.cur, counted.cur_missing, cur),
-        ):
-            if int(count.sum()) == 0:
-                raise load.DataError(_all_missing(name, data, missing))
-        categories.append(counted)
+    return ref, cur
 
-    workers = options.workers or min(os.cpu_count() or 1, 4)
 
-    def numeric(j: int) -> FeatureResult:
-        name = numeric_names[j]
-        a, ref_missing = _sorted_finite(ref, name)
-        b, cur_missing = _sorted_finite(cur, name)
-        if a.size == 0:
-            raise load.DataError(_all_missing(name, ref, ref_missing))
-        if b.size == 0:
-            raise load.DataError(_all_missing(name, cur, cur_missing))
-        col = _Numeric(name, a, b, ref_missing, cur_missing)
-        return _numeric_result(col, options.method, options.threshold)
+def _without_test(
+    name: str,
+    kind: Kind,
+    counts: tuple[int, int],
+    missing: tuple[int, int],
+    options: Options,
+) -> FeatureResult | None:
+    """The result of a feature too thin to test, or None when the test can run.
 
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        numeric_results = list(pool.map(numeric, range(len(numeric_names))))
-        categorical_results = list(
-            pool.map(
-                lambda c: _categorical_result(c, options.method, options.threshold), categories
-            )
-        )
-    ks = [r for r in numeric_results if r.method == "ks"]
-    if ks:
-        d, p = stats.ks_pvalues(
-            [r.statistic for r in ks],
-            [r.reference_count for r in ks],
-            [r.current_count for r in ks],
-        )
-        for result, d_i, p_i in zip(ks, d, p, strict=True):
-            result.statistic, result.p_value = float(d_i), float(p_i)
-    for result in numeric_results:
-        result.drifted = drifted(result.method, result.score, result.threshold)
-    for result in [*numeric_results, *categorical_results]:
-        results[result.name] = result
-    features = [results[n] for n in names if n in results]
-    if not features:
-        raise load.DataError(
-            "no column could be compared: " + "; ".join(f"{n}: {r}" for n, r in skipped)
-        )
-    share = sum(f.drifted for f in features) / len(features)
-    return DriftResult(
-        features=features,
-        skipped=skipped,
-        drift_share=share,
-        dataset_drift=share >= options.drift_share,
-        drift_share_threshold=options.drift_share,
-        method=options.method,
-        reference_rows=ref.rows,
-        current_rows=cur.rows,
-        input_bytes=input_bytes,
-        seconds=time.perf_counter() - started,
+    With fewer than `min_samples` values on a side the feature is not judged.
+    If its missing share also rose past the limit, that much is known: it
+    counts as drifted (a broken feed), though its distribution was not tested.
+    """
+    if min(counts) >= options.min_samples:
+        return None
+    side = "reference" if counts[0] < options.min_samples else "current"
+    few = counts[0] if side == "reference" else counts[1]
+    result = FeatureResult.not_judged(
+        name,
+        kind,
+        f"only {few:,} non-missing value{'' if few == 1 else 's'} in the {side} data, fewer than "
+        f"min-samples ({options.min_samples:,})",
+        counts,
+        missing,
     )
+    _apply_missing_rule(result, options.max_missing_increase)
+    return result
 
 
-def _all_missing(name: str, data: load.Loaded, missing: int) -> str:
-    return (
-        f"column '{name}' has no values in {data.path.name} (all {data.rows:,} rows are "
-        "empty or NaN); fix the data or leave the column out of features"
-    )
+def _apply_missing_rule(result: FeatureResult, limit: float) -> None:
+    """A rise of the missing share past `limit` is drift, whatever the test said."""
+    before, after = result.reference_missing_share, result.current_missing_share
+    if after - before > limit:
+        result.drifted = result.missing_rose = True
+        if not result.judged:  # the rise is the only score there is
+            result.method, result.threshold = MISSING_SHARE, limit
+            result.statistic = result.distance = after - before
+        rise = f"missing share rose from {before:.2%} to {after:.2%} (more than {limit:.2%})"
+        result.note = f"{result.note}; {rise}" if result.note else rise
+
+
+def _status(features: list[FeatureResult], options: Options) -> tuple[str, float]:
+    """The data set's status and the share of drifted features among those with a verdict.
+
+    A feature has a verdict when it was tested, or when it was not but its
+    missing share alone shows drift. The data set is called stable only when
+    every feature was tested and none lost values past the limit (a broken
+    feed is a reason to look, not to retrain), unless `allow_partial`.
+    """
+    known = [f for f in features if f.judged or f.drifted]
+    drifted_count = sum(f.drifted for f in known)
+    share = drifted_count / len(known) if known else 0.0
+    if all(f.judged and not f.missing_rose for f in features):
+        return (DRIFT if share >= options.drift_share else STABLE), share
+    # Some features were not tested or lost values: drift is certain if the
+    # drifted ones reach the share even were every untested feature stable.
+    if drifted_count / len(features) >= options.drift_share:
+        return DRIFT, share
+    if options.allow_partial and known:
+        return (DRIFT if share >= options.drift_share else STABLE), share
+    return INSUFFICIENT, share
 
 
 def _input_bytes(ref: load.Loaded, cur: load.Loaded, names: list[str]) -> int:

@@ -28,8 +28,8 @@ def issue_body(result: DriftResult, model: str, retrain: bool, run_url: str) -> 
     from modelship.drift.report import number
 
     lines = [
-        f"The drift monitor found **{len(result.drifted_features)} of {len(result.features)}** "
-        f"features of `{md_escape(model)}` drifted (share {result.drift_share:.3f}, dataset "
+        f"The drift monitor found **{len(result.drifted_features)} of {len(result.judged)}** "
+        f"judged features of `{md_escape(model)}` drifted (share {result.drift_share:.3f}, dataset "
         f"drift at {result.drift_share_threshold}); "
         f"reference {result.reference_rows:,} rows, current {result.current_rows:,} rows.",
         "",

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from modelship.drift import check, load, stats
+from modelship.drift import check, load
 
 
 @dataclass
@@ -67,18 +67,19 @@ def prediction_drift(
         a = np.sort(ref_arr.astype(np.float64))
         b = np.sort(cur_arr.astype(np.float64))
         a, b = a[np.isfinite(a)], b[np.isfinite(b)]
-        col = check._Numeric("prediction", a, b, len(ref_arr) - a.size, len(cur_arr) - b.size)
-        result = check._numeric_result(col, method, threshold)
+        col = check.NumericColumn("prediction", a, b, len(ref_arr) - a.size, len(cur_arr) - b.size)
+        if min(a.size, b.size) == 0:
+            raise load.DataError("the model gave no finite prediction for one of the data sets")
+        result = check.numeric_result(col, method, threshold)
         if result.method == "ks":
-            d, p = stats.ks_pvalues([result.statistic], [a.size], [b.size])
-            result.statistic, result.p_value = float(d[0]), float(p[0])
+            check.finish_ks(result, check.exact_ks_samples(col))
     else:
         labels = sorted({*map(str, ref_arr), *map(str, cur_arr)})
         index = {label: i for i, label in enumerate(labels)}
         ref_counts = np.bincount([index[str(v)] for v in ref_arr], minlength=len(labels))
         cur_counts = np.bincount([index[str(v)] for v in cur_arr], minlength=len(labels))
-        cat = check._Categorical("prediction", labels, ref_counts, cur_counts, 0, 0)
-        result = check._categorical_result(cat, method, threshold)
+        cat = check.CategoricalColumn("prediction", labels, ref_counts, cur_counts, 0, 0)
+        result = check.categorical_result(cat, method, threshold)
     result.drifted = check.drifted(result.method, result.score, result.threshold)
     return result
 

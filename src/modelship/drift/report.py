@@ -29,20 +29,39 @@ def number(value: float | None, digits: int = 4) -> str:
     return f"{value:.{digits}g}"
 
 
+VERDICTS = {
+    "drift": "Dataset drift detected",
+    "stable": "No dataset drift",
+    "insufficient-data": "Not enough data to judge",
+}
+
+
+def verdict(result: DriftResult) -> str:
+    return VERDICTS[result.status]
+
+
+def feature_verdict(item: FeatureResult) -> str:
+    if not item.judged:
+        return "yes (not tested)" if item.drifted else "not judged"
+    return "yes" if item.drifted else "no"
+
+
 def table_rows(result: DriftResult) -> list[list[str]]:
     rows = []
     for item in result.ordered():
+        judged = item.judged
         rows.append(
             [
                 item.name,
-                "yes" if item.drifted else "no",
+                feature_verdict(item),
                 item.kind,
                 item.method,
-                number(item.statistic),
+                number(item.statistic) if judged or item.drifted else "",
                 number(item.p_value) if item.p_value is not None else "",
                 number(item.distance) if item.distance is not None else "",
-                number(item.threshold),
+                number(item.threshold) if judged or item.drifted else "",
                 f"{item.reference_missing:,} / {item.current_missing:,}",
+                item.note,
             ]
         )
     return rows
@@ -58,6 +77,7 @@ TABLE_HEADERS = [
     "distance",
     "threshold",
     "missing ref / cur",
+    "why",
 ]
 
 
@@ -116,11 +136,12 @@ def svg_histogram(hist: Histogram, title: str, width: int = 560, height: int = 1
 
 
 def feature_section(item: FeatureResult) -> str:
-    verdict = "drifted" if item.drifted else "no drift"
-    head = (
-        f"<h4>{html.escape(item.name)} <small>({html.escape(item.kind)}, "
-        f"{html.escape(item.method)}: {verdict})</small></h4>"
-    )
+    if item.judged:
+        shown = "drifted" if item.drifted else "no drift"
+        how = f"{html.escape(item.method)}: {shown}"
+    else:
+        how = f"{'drifted, ' if item.drifted else ''}not judged: {html.escape(item.note)}"
+    head = f"<h4>{html.escape(item.name)} <small>({html.escape(item.kind)}, {how})</small></h4>"
     if item.histogram is None:
         return head
     return head + svg_histogram(item.histogram, f"{item.name}: reference vs current")
@@ -130,17 +151,22 @@ def render_html(result: DriftResult, model: str, extra_html: str = "") -> str:
     heads = "".join(f"<th>{html.escape(h)}</th>" for h in TABLE_HEADERS)
     body = "".join(
         "<tr"
-        + (' class="drift"' if row[1] == "yes" else "")
+        + (
+            ' class="drift"'
+            if row[1].startswith("yes")
+            else ' class="unjudged"'
+            if row[1] == "not judged"
+            else ""
+        )
         + ">"
         + "".join(f"<td>{html.escape(cell)}</td>" for cell in row)
         + "</tr>"
         for row in table_rows(result)
     )
-    verdict = "Dataset drift detected" if result.dataset_drift else "No dataset drift"
     skipped = ""
     if result.skipped:
         skipped = (
-            "<h3>Skipped columns</h3><ul>"
+            "<h3>Features not judged</h3><ul>"
             + "".join(f"<li>{html.escape(n)}: {html.escape(r)}</li>" for n, r in result.skipped)
             + "</ul>"
         )
@@ -149,8 +175,9 @@ def render_html(result: DriftResult, model: str, extra_html: str = "") -> str:
         "<!doctype html>\n<html lang=en><head><meta charset=utf-8>"
         f"<title>Drift report: {html.escape(model)}</title><style>{_CSS}</style></head><body>"
         f"<h2>Drift report: {html.escape(model)}</h2>"
-        f"<p><strong>{verdict}</strong>: {len(result.drifted_features)} of "
-        f"{len(result.features)} features drifted (share {result.drift_share:.3f}, "
+        f"<p><strong>{verdict(result)}</strong>: {len(result.drifted_features)} of "
+        f"{len(result.features)} features drifted ({len(result.skipped)} could not be tested; "
+        f"share {result.drift_share:.3f}, "
         f"threshold {result.drift_share_threshold}). Reference {result.reference_rows:,} rows, "
         f"current {result.current_rows:,} rows, method {html.escape(result.method)}.</p>"
         f"{extra_html}"
@@ -167,5 +194,6 @@ _CSS = (
     "body{font-family:system-ui,sans-serif;margin:2rem;max-width:72rem;color:#1f2328}"
     "table{border-collapse:collapse;margin:1rem 0}"
     "th,td{border:1px solid #d0d7de;padding:.3rem .6rem;text-align:left}"
-    "th{background:#f6f8fa}tr.drift td{background:#fff1e5}h4{margin:1.2rem 0 .3rem}"
+    "th{background:#f6f8fa}tr.drift td{background:#fff1e5}tr.unjudged td{background:#f3f0ff}"
+    "h4{margin:1.2rem 0 .3rem}"
 )

@@ -8,11 +8,14 @@ no function here loops over rows in Python.
 
 The formulas follow scipy and Evidently so that numbers agree:
 
-* KS: `scipy.stats.ks_2samp(method="auto")`: the same statistic, the exact
-  p-value when both samples have at most 10,000 values (scipy's own exact
-  routine), otherwise the asymptotic `kstwo.sf(d, round(n1*n2/(n1+n2)))`.
+* KS: `scipy.stats.ks_2samp(method="auto")`: the same statistic; when both
+  samples have at most 10,000 values `ks_2samp` itself (exact p-value),
+  otherwise the asymptotic `kstwo.sf(d, round(n1*n2/(n1+n2)))` through public
+  scipy functions only (see `kstwo_sf`).
 * chi-square: Evidently's `chisquare` test, current counts against reference
-  proportions scaled to the current size (Pearson, `scipy.stats.chisquare`).
+  proportions scaled to the current size (Pearson, `scipy.stats.chisquare`);
+  for columns with more than 10,000 values the test of homogeneity
+  (`scipy.stats.chi2_contingency` without correction).
 * z: Evidently's two-proportion z-test for columns with two values.
 * PSI and Jensen-Shannon: Evidently's binning (Sturges bins over both sets for
   numeric columns with more than 20 distinct reference values, value counts
@@ -120,67 +123,59 @@ def _ks_terms_max(a: Array, b: Array, values: Array) -> float:
     return best_minus if best_minus > best_plus else best_plus
 
 
-def _exact_pvalue(n1: int, n2: int, d: float) -> tuple[bool, float, float]:
-    """scipy's exact two-sided routine: (success, rounded d, p)."""
-    try:
-        from scipy.stats._stats_py import _attempt_exact_2kssamp
-    except ImportError:  # pragma: no cover - scipy moved it; signal a fallback
-        return False, d, math.nan
+def ks_exact(a: Array, b: Array) -> tuple[float, float]:
+    """`scipy.stats.ks_2samp(a, b)` for samples of at most `KS_EXACT_MAX_N` values: (d, p).
+
+    At these sizes scipy computes the exact p-value; the statistic is cheap to
+    recompute. scipy warns (RuntimeWarning) when the exact computation does not
+    converge and it falls back to the asymptotic one: the result is still
+    scipy's, so the warning is silenced. Call it from one thread only
+    (`warnings.catch_warnings` changes process-wide state).
+    """
     import warnings
+
+    from scipy.stats import ks_2samp
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        ok, d_exact, p = _attempt_exact_2kssamp(n1, n2, math.gcd(n1, n2), d, "two-sided")
-    return bool(ok), float(d_exact), float(p)
+        result = ks_2samp(a, b, method="auto")
+    return float(result.statistic), float(result.pvalue)
 
 
-def ks_pvalues(d: Array, n1: Array, n2: Array) -> tuple[Array, Array]:
-    """p-values for statistics `d` of samples sized `n1`, `n2` (arrays, one per column).
+def ks_asymptotic_pvalue(d: float, n1: int, n2: int) -> float:
+    """scipy's asymptotic two-sided p-value: `kstwo.sf(d, round(n1*n2/(n1+n2)))`."""
+    big, small = float(max(n1, n2)), float(min(n1, n2))
+    en = float(np.round(big * small / (big + small)))
+    return min(max(kstwo_sf(d, en), 0.0), 1.0)
 
-    Returns `(d, p)`: where scipy would compute the exact p-value it rounds d
-    to a multiple of 1/lcm(n1, n2) and so do we.
+
+# Where scipy's `kstwo.sf` switches to Smirnov's O(n) sum (`n * x**2 >= 2.2`).
+SMIRNOV_SUM_FROM = 2.2
+# From here on both tails are below 2 * exp(-16) = 2.3e-7 (Dvoretzky-Kiefer-Wolfowitz).
+KOLMOGOROV_LIMIT_FROM = 8.0
+
+
+def kstwo_sf(x: float, n: float) -> float:
+    """`scipy.stats.kstwo.sf(x, n)` within 1e-7, through public functions only.
+
+    For large n and a clear shift, `kstwo.sf` takes Smirnov's exact O(n) sum
+    (`n * x**2 >= 2.2`): up to a second per column at a million rows. There,
+    `1 - kstwo.cdf(x, n)` is as good (scipy computes that CDF with the
+    Pelz-Good series, which agrees with the sum within 1e-7 while the tail is
+    at least 2.3e-7), and from `n * x**2 = 8` on, the Kolmogorov limit with
+    Stephens' correction (`scipy.special.kolmogorov`) is within 1e-8 of both.
+    The tests check the agreement over the whole range.
     """
-    from scipy.stats import distributions
+    from scipy.special import kolmogorov
+    from scipy.stats import kstwo
 
-    d = np.asarray(d, dtype=np.float64).copy()
-    n1 = np.asarray(n1, dtype=np.int64)
-    n2 = np.asarray(n2, dtype=np.int64)
-    p = np.full(d.shape, np.nan)
-    asymp = np.ones(d.shape, dtype=bool)
-    for i in np.flatnonzero(np.maximum(n1, n2) <= KS_EXACT_MAX_N):
-        ok, d_exact, p_exact = _exact_pvalue(int(n1[i]), int(n2[i]), float(d[i]))
-        d[i] = d_exact
-        if ok:
-            p[i] = p_exact
-            asymp[i] = False
-    for i in np.flatnonzero(asymp):
-        big, small = float(max(n1[i], n2[i])), float(min(n1[i], n2[i]))
-        en = float(np.round(big * small / (big + small)))
-        p[i] = _kstwo_sf(float(d[i]), en, distributions)
-    return d, np.clip(p, 0.0, 1.0)
-
-
-def _kstwo_sf(x: float, n: float, distributions: Any) -> float:
-    """`kstwo.sf(x, n)` within 1e-7, without scipy's two slow branches.
-
-    For large n scipy takes the Durbin matrix method (n * x**1.5 <= 1.4) or
-    Smirnov's exact O(n) sum (n * x**2 >= 2.2): up to a second per column at a
-    million rows. Instead, below n * x**2 = 8 the Pelz-Good series (scipy's own
-    choice above n = 100,000) agrees with it within 2e-8; from 8 on, the
-    Kolmogorov limit with Stephens' correction is used, where both values are
-    under 2 * exp(-16) = 2.3e-7 (the Dvoretzky-Kiefer-Wolfowitz bound). The
-    tests check the agreement over the whole range.
-    """
-    if n < 5000 or not 0 < x < 0.5:
-        return float(distributions.kstwo.sf(x, n))
-    if n * x * x >= 8.0:
+    nx2 = n * x * x
+    if n < 5000 or not 0 < x < 0.5 or nx2 < SMIRNOV_SUM_FROM:
+        return float(kstwo.sf(x, n))
+    if nx2 >= KOLMOGOROV_LIMIT_FROM:
         root = math.sqrt(n)
-        return float(distributions.kstwobign.sf((root + 0.12 + 0.11 / root) * x))
-    try:
-        from scipy.stats._ksstats import _kolmogn_PelzGood
-    except ImportError:  # pragma: no cover - scipy moved it
-        return float(distributions.kstwo.sf(x, n))
-    return float(min(max(1.0 - _kolmogn_PelzGood(n, x, cdf=True), 0.0), 1.0))
+        return float(kolmogorov((root + 0.12 + 0.11 / root) * x))
+    return float(min(max(1.0 - float(kstwo.cdf(x, n)), 0.0), 1.0))
 
 
 # -- tests on counts ------------------------------------------------------------
@@ -203,6 +198,30 @@ def chi_square(ref_counts: Array, cur_counts: Array) -> tuple[float, float]:
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = (cur - expected) ** 2 / expected
     statistic = float(terms.sum())
+    return statistic, float(chi2.sf(statistic, ref.size - 1))
+
+
+def chi_square_homogeneity(ref_counts: Array, cur_counts: Array) -> tuple[float, float]:
+    """Pearson chi-square test of homogeneity on the 2 x k table of both sets' counts.
+
+    The same as `scipy.stats.chi2_contingency(table, correction=False)`, without
+    building the table: both sets are samples, neither is the expectation.
+    """
+    from scipy.stats import chi2
+
+    ref = np.asarray(ref_counts, dtype=np.float64)
+    cur = np.asarray(cur_counts, dtype=np.float64)
+    seen = (ref + cur) > 0
+    ref, cur = ref[seen], cur[seen]
+    if ref.size <= 1 or ref.sum() == 0 or cur.sum() == 0:
+        return 0.0, 1.0
+    column = ref + cur
+    total = column.sum()
+    expected_ref = column * (ref.sum() / total)
+    expected_cur = column * (cur.sum() / total)
+    statistic = float(
+        np.sum((ref - expected_ref) ** 2 / expected_ref + (cur - expected_cur) ** 2 / expected_cur)
+    )
     return statistic, float(chi2.sf(statistic, ref.size - 1))
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelship.ci.context import Result, StageContext
-from modelship.ci.errors import ExternalError, UsageError
+from modelship.ci.errors import ExternalError, ModelshipError, UsageError
 from modelship.spec import Input, Output, Stage
 
 if TYPE_CHECKING:
@@ -100,6 +102,28 @@ STAGE = Stage(
             maximum=1,
         ),
         Input(
+            "min-samples",
+            "Fewest non-missing values a feature needs on each side to be judged; a feature "
+            "with fewer is reported as not judged, e.g. `100`.",
+            type="number",
+            default="30",
+        ),
+        Input(
+            "max-missing-increase",
+            "Rise of a feature's missing share (empty, NaN or infinite values; current minus "
+            "reference, 0 to 1) past which the feature counts as drifted, e.g. `0.05`.",
+            type="number",
+            default="0.1",
+        ),
+        Input(
+            "allow-partial",
+            "Judge the data set on the features that could be judged when some could not (or "
+            "lost values past `max-missing-increase`); otherwise `status` is "
+            "`insufficient-data` and the step fails (exit 1) unless the others alone show drift.",
+            type="boolean",
+            default="false",
+        ),
+        Input(
             "max-performance-drop",
             "Relative drop of accuracy (or rise of RMSE) that asks for retraining, e.g. `0.05`.",
             type="number",
@@ -108,7 +132,9 @@ STAGE = Stage(
         ),
         Input(
             "pushgateway-url",
-            "Prometheus Pushgateway to push the metrics to, e.g. `http://pushgateway:9091`.",
+            "Prometheus Pushgateway to push the metrics to, e.g. `http://pushgateway:9091` "
+            "(a password in the URL is sent as basic auth and never shown). A failed push is a "
+            "warning: the outputs are still published.",
             default="",
             kind="url",
             schemes=("http", "https"),
@@ -128,7 +154,9 @@ STAGE = Stage(
         ),
         Input(
             "webhook-url",
-            "Slack or Microsoft Teams incoming-webhook URL, notified on drift (secret).",
+            "Slack or Microsoft Teams incoming-webhook URL (secret), notified on drift or when "
+            "the data could not be judged. A failed call is a warning: the outputs are still "
+            "published.",
             secret=True,
             kind="url",
             schemes=("https", "http"),
@@ -152,11 +180,23 @@ STAGE = Stage(
     ),
     outputs=(
         Output(
-            "drift-detected", "`true` when the share of drifted features reached `drift-share`."
+            "status",
+            "`drift`, `stable`, or `insufficient-data` when features could not be judged (too "
+            "few values, unsupported type) or lost values past `max-missing-increase`, and the "
+            "others do not show drift alone.",
         ),
-        Output("drift-share", "Share of compared features that drifted, e.g. `0.25`."),
+        Output(
+            "drift-detected",
+            "`true` when the share of drifted features reached `drift-share`, `false` when "
+            "stable, empty when the data could not be judged.",
+        ),
+        Output("drift-share", "Share of judged features that drifted, e.g. `0.25`."),
         Output("drifted-features", 'JSON list of drifted features, e.g. `["age","city"]`.'),
-        Output("retrain", "`true` on dataset drift or a performance drop past its threshold."),
+        Output(
+            "retrain",
+            "`true` on dataset drift or a performance drop past its threshold; empty when the "
+            "data could not be judged and the performance did not drop.",
+        ),
         Output("report-path", "HTML report with per-feature histograms."),
         Output(
             "report-json",
@@ -171,29 +211,25 @@ STAGE = Stage(
 )
 
 
+@dataclass(frozen=True)
+class _Deliveries:
+    """Where the results go; every one checked before the data is read."""
+
+    metrics_file: Path | None
+    pushgateway: str | None
+    webhook: str | None
+
+
 def run(ctx: StageContext) -> Result:
     from modelship.drift import check, load
-    from modelship.drift import report as drift_report
 
+    options = _options(ctx)
     reference = ctx.inputs.path("reference", ctx.workspace)
     current = ctx.inputs.path("current", ctx.workspace)
     if reference is None or current is None:  # required inputs; the runner checked
         raise UsageError("inputs 'reference' and 'current' are required")
-    drift_share = ctx.inputs.number("drift-share")
-    if drift_share is None or not 0 < drift_share <= 1:
-        raise UsageError(f"input 'drift-share' must be in (0, 1]; got {drift_share}")
-    threshold = ctx.inputs.number("threshold")
-    if threshold is not None and threshold < 0:
-        raise UsageError(f"input 'threshold' must not be negative; got {threshold}")
-    target = ctx.inputs.optional("target")
-    options = check.Options(
-        features=ctx.inputs.items("features") or None,
-        categorical=ctx.inputs.items("categorical") or None,
-        target=target,
-        method=ctx.inputs.text("method"),
-        threshold=threshold,
-        drift_share=drift_share,
-    )
+    deliveries = _deliveries(ctx)
+    max_drop = _max_drop(ctx)
     model_uri = ctx.inputs.optional("model-uri")
     model_name = _model_name(ctx, model_uri)
 
@@ -201,21 +237,173 @@ def run(ctx: StageContext) -> Result:
         result = check.check(reference, current, options)
     except load.DataError as err:
         raise UsageError(str(err), "fix the input data or the monitor's inputs") from None
-    ctx.log.info(
-        f"compared {len(result.features)} features of {result.reference_rows:,} reference and "
-        f"{result.current_rows:,} current rows in {result.seconds:.2f}s: "
-        f"{len(result.drifted_features)} drifted (share {result.drift_share:.3f})"
-    )
-    for name, reason in result.skipped:
-        ctx.log.warning(f"column '{name}' skipped: {reason}")
+    _log_result(ctx, result)
 
     performance = None
     if model_uri:
         performance = _performance(ctx, model_uri, (reference, current), result, options)
-    max_drop = ctx.inputs.number("max-performance-drop") or 0.0
     drop = performance.drop if performance else None
     performance_dropped = drop is not None and drop > max_drop
-    retrain = result.dataset_drift or performance_dropped
+    retrain = _retrain(result, performance_dropped)
+
+    html_path, json_path = _write_reports(ctx, result, performance, max_drop, retrain, model_name)
+    _summary(ctx, result, performance, retrain, model_name)
+    # Best-effort deliveries: a failure is a warning, the outputs below still go out.
+    _publish_metrics(ctx, deliveries, result, performance, retrain, model_name)
+    _notify(ctx, deliveries, result, performance, retrain, model_name)
+    if ctx.inputs.flag("open-issue") and (result.dataset_drift or performance_dropped):
+        _open_issue(ctx, result, model_name, bool(retrain))
+
+    outputs: dict[str, Any] = {
+        "status": result.status,
+        "drift-detected": result.dataset_drift,  # None (empty) when not judged
+        "drift-share": round(result.drift_share, 6),
+        "drifted-features": result.drifted_features,
+        "retrain": retrain,
+        "report-path": _shown_path(ctx, html_path),
+        "report-json": _shown_path(ctx, json_path),
+    }
+    return Result(outputs, gate_failed=_gate(ctx, result, options))
+
+
+def _options(ctx: StageContext) -> Any:
+    from modelship.drift import check
+
+    drift_share = ctx.inputs.number("drift-share")
+    if drift_share is None or not 0 < drift_share <= 1:
+        raise UsageError(f"input 'drift-share' must be in (0, 1]; got {drift_share}")
+    threshold = ctx.inputs.number("threshold")
+    if threshold is not None and threshold < 0:
+        raise UsageError(f"input 'threshold' must not be negative; got {threshold}")
+    min_samples = ctx.inputs.integer("min-samples")
+    if min_samples is None or not 1 <= min_samples <= 1_000_000_000:
+        raise UsageError(f"input 'min-samples' must be a whole number from 1; got {min_samples}")
+    missing = ctx.inputs.number("max-missing-increase")
+    if missing is None or not 0 <= missing <= 1:
+        raise UsageError(f"input 'max-missing-increase' must be in [0, 1]; got {missing}")
+    return check.Options(
+        features=ctx.inputs.items("features") or None,
+        categorical=ctx.inputs.items("categorical") or None,
+        target=ctx.inputs.optional("target"),
+        method=ctx.inputs.text("method"),
+        threshold=threshold,
+        drift_share=drift_share,
+        min_samples=min_samples,
+        max_missing_increase=missing,
+        allow_partial=ctx.inputs.flag("allow-partial"),
+    )
+
+
+def _max_drop(ctx: StageContext) -> float:
+    max_drop = ctx.inputs.number("max-performance-drop")
+    if max_drop is None:
+        return 0.0
+    if max_drop < 0:
+        raise UsageError(f"input 'max-performance-drop' must not be negative; got {max_drop}")
+    return max_drop
+
+
+def _deliveries(ctx: StageContext) -> _Deliveries:
+    """Check the metrics file, Pushgateway and webhook inputs before any work."""
+    from modelship import promexport
+
+    metrics_file = None
+    given = ctx.inputs.optional("metrics-file")
+    if given:
+        metrics_file = ctx.path(given, "input 'metrics-file'")
+        if metrics_file.is_dir():
+            raise UsageError(f"input 'metrics-file' names a directory: {given[:200]!r}")
+        for parent in metrics_file.parents:
+            if parent.exists() and not parent.is_dir():
+                raise UsageError(f"input 'metrics-file': {parent.name!r} is not a directory")
+    gateway = ctx.inputs.optional("pushgateway-url")
+    if gateway:
+        password = promexport.url_password(gateway)
+        if password:
+            ctx.log.mask(password)
+        problem = _http_url_problem(gateway)
+        if problem:
+            shown = promexport.redacted_url(gateway)
+            raise UsageError(f"input 'pushgateway-url' {problem}; got {shown[:200]!r}")
+    webhook = ctx.inputs.optional("webhook-url")
+    if webhook:
+        problem = _http_url_problem(webhook)
+        if problem:  # the URL is the webhook's only credential: never shown
+            raise UsageError(f"input 'webhook-url' {problem}")
+    return _Deliveries(metrics_file, gateway, webhook)
+
+
+def _http_url_problem(url: str) -> str | None:
+    """Why `url` is not an http(s) URL with a host, or None."""
+    from urllib.parse import urlsplit
+
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        return "must be a URL without spaces or control characters"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "must be an http(s) URL with a valid host and port"
+    if parts.scheme not in ("http", "https"):
+        return "must be an http(s) URL"
+    if not parts.hostname:
+        return "must name a host"
+    if port == 0:
+        return "must have a port from 1 to 65535"
+    return None
+
+
+def _retrain(result: DriftResult, performance_dropped: bool) -> bool | None:
+    """True on drift or a performance drop, None (unknown) when the data was not judged."""
+    if performance_dropped or result.dataset_drift:
+        return True
+    return None if result.dataset_drift is None else False
+
+
+def _gate(ctx: StageContext, result: DriftResult, options: Any) -> str | None:
+    from modelship.drift import check
+
+    if result.status == check.INSUFFICIENT:
+        unsettled = result.unsettled
+        names = ", ".join(f"'{f.name}'" for f in unsettled[:5])
+        more = f" and {len(unsettled) - 5} more" if len(unsettled) > 5 else ""
+        if not result.judged:
+            return f"cannot judge drift: no feature could be judged ({names}{more}; see the report)"
+        return (
+            f"cannot judge drift: {len(unsettled)} of {len(result.features)} features not "
+            f"judged or missing more values than allowed ({names}{more}; see the report); "
+            "allow-partial judges the data set on the others"
+        )
+    if ctx.inputs.flag("fail-on-drift") and result.dataset_drift:
+        return (
+            f"data drift: {len(result.drifted_features)} of {len(result.judged)} features "
+            f"drifted (share {result.drift_share:.3f} >= {options.drift_share})"
+        )
+    return None
+
+
+def _log_result(ctx: StageContext, result: DriftResult) -> None:
+    ctx.log.info(
+        f"compared {len(result.judged)} of {len(result.features)} features of "
+        f"{result.reference_rows:,} reference and {result.current_rows:,} current rows in "
+        f"{result.seconds:.2f}s: {len(result.drifted_features)} drifted "
+        f"(share {result.drift_share:.3f}); status {result.status}"
+    )
+    for item in result.features:
+        if item.note:
+            what = "drifted" if item.judged else "not judged"
+            ctx.log.warning(f"feature '{item.name}' {what}: {item.note}")
+
+
+def _write_reports(
+    ctx: StageContext,
+    result: DriftResult,
+    performance: Performance | None,
+    max_drop: float,
+    retrain: bool | None,
+    model_name: str,
+) -> tuple[Path, Path]:
+    from modelship.drift import report as drift_report
 
     reports = ctx.reports_dir
     reports.mkdir(parents=True, exist_ok=True)
@@ -234,28 +422,7 @@ def run(ctx: StageContext) -> Result:
         + "\n",
         encoding="utf-8",
     )
-    _summary(ctx, result, performance, retrain, model_name)
-
-    _publish_metrics(ctx, result, performance, retrain, model_name)
-    _notify(ctx, result, performance, retrain, model_name)
-    if ctx.inputs.flag("open-issue") and (result.dataset_drift or performance_dropped):
-        _open_issue(ctx, result, model_name, retrain)
-
-    outputs: dict[str, Any] = {
-        "drift-detected": result.dataset_drift,
-        "drift-share": round(result.drift_share, 6),
-        "drifted-features": result.drifted_features,
-        "retrain": retrain,
-        "report-path": _shown_path(ctx, html_path),
-        "report-json": _shown_path(ctx, json_path),
-    }
-    gate = None
-    if ctx.inputs.flag("fail-on-drift") and result.dataset_drift:
-        gate = (
-            f"data drift: {len(result.drifted_features)} of {len(result.features)} features "
-            f"drifted (share {result.drift_share:.3f} >= {drift_share})"
-        )
-    return Result(outputs, gate_failed=gate)
+    return html_path, json_path
 
 
 def _shown_path(ctx: StageContext, path: Path) -> str:
@@ -285,20 +452,26 @@ def _performance(
     result: DriftResult,
     options: Any,
 ) -> Performance:
-    from modelship import tracking
+    from modelship import promexport, tracking
     from modelship.drift import load, performance
 
     uri = tracking.resolve_tracking_uri(ctx.inputs.optional("tracking-uri"), ctx.env, ctx.workspace)
-    with ctx.log.group(f"scoring both data sets with {model_uri}"):
+    password = promexport.url_password(uri)
+    if password:
+        ctx.log.mask(password)
+    with (
+        ctx.log.group(f"scoring both data sets with {model_uri}"),
+        tempfile.TemporaryDirectory(prefix="modelship-monitor-model-") as folder,
+    ):
         try:
-            import mlflow
-
-            mlflow.set_tracking_uri(uri)
-            model = mlflow.pyfunc.load_model(model_uri)
+            model = _load_model(model_uri, uri, Path(folder))
+        except ModelshipError:
+            raise
         except Exception as err:  # MLflow raises many types for a missing model or server
+            # MLflow's own messages may quote the tracking URI, password included.
             raise ExternalError(
                 f"cannot load {model_uri} from {tracking.redact_uri(uri)}: "
-                f"{type(err).__name__}: {str(err)[:300]}",
+                f"{type(err).__name__}: {promexport.redact_url_passwords(str(err))[:300]}",
                 "check model-uri and tracking-uri",
             ) from None
         features = [f.name for f in result.features]
@@ -333,6 +506,53 @@ def _performance(
             f"no labels in both sets (column '{options.target}'): performance not compared"
         )
     return perf
+
+
+def _load_model(model_uri: str, tracking_uri: str, folder: Path) -> Any:
+    """Download the model through this tracking server and load it.
+
+    A `models:/` URI is resolved with an `MlflowClient` bound to the server
+    (the registry is the tracking server here), so no process-wide MLflow URI
+    is set or read.
+    """
+    import mlflow
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    source = _model_source(client, model_uri)
+    local = mlflow.artifacts.download_artifacts(
+        artifact_uri=source, dst_path=str(folder), tracking_uri=tracking_uri
+    )
+    return mlflow.pyfunc.load_model(local)
+
+
+def _model_source(client: Any, model_uri: str) -> str:
+    """Where a `models:/` URI's files are: `@alias`, `/version`, `/latest`, `/<stage>`, `m-<id>`."""
+    if not model_uri.startswith("models:/"):
+        return model_uri
+    rest = model_uri[len("models:/") :].strip("/")
+    if rest.startswith("m-") and "/" not in rest:
+        return str(client.get_logged_model(rest).artifact_location)
+    name, at, alias = rest.partition("@")
+    if at:
+        version = str(client.get_model_version_by_alias(name, alias).version)
+    else:
+        name, _, ref = rest.rpartition("/")
+        if not name:
+            raise UsageError(f"input 'model-uri' {model_uri!r} names no version, alias or stage")
+        if ref.isdigit():
+            version = ref
+        elif ref == "latest":
+            found = client.search_model_versions(f"name = '{name}'")
+            if not found:
+                raise ExternalError(f"registered model {name!r} has no version")
+            version = str(max(int(v.version) for v in found))
+        else:
+            found = client.get_latest_versions(name, stages=[ref])
+            if not found:
+                raise ExternalError(f"registered model {name!r} has no version in stage {ref!r}")
+            version = str(found[0].version)
+    return str(client.get_model_version_download_uri(name, version))
 
 
 def _performance_json(perf: Performance | None, max_drop: float) -> dict[str, Any]:
@@ -377,18 +597,19 @@ def _summary(
     ctx: StageContext,
     result: DriftResult,
     perf: Performance | None,
-    retrain: bool,
+    retrain: bool | None,
     model: str,
 ) -> None:
     from modelship.drift import report as drift_report
 
-    verdict = "Dataset drift detected" if result.dataset_drift else "No dataset drift"
-    ctx.summary.heading(f"{verdict}: {model}")
+    ctx.summary.heading(f"{drift_report.verdict(result)}: {model}")
+    shown = {True: "yes", False: "no", None: "unknown (data not judged)"}[retrain]
     ctx.summary.text(
-        f"{len(result.drifted_features)} of {len(result.features)} features drifted "
-        f"(share {result.drift_share:.3f}, threshold {result.drift_share_threshold}); "
-        f"reference {result.reference_rows:,} rows, current {result.current_rows:,} rows; "
-        f"retrain: {'yes' if retrain else 'no'}."
+        f"{len(result.drifted_features)} of {len(result.features)} features drifted, "
+        f"{len(result.skipped)} could not be tested (share of those with a verdict "
+        f"{result.drift_share:.3f}, threshold "
+        f"{result.drift_share_threshold}); reference {result.reference_rows:,} rows, current "
+        f"{result.current_rows:,} rows; retrain: {shown}."
     )
     if perf is not None and perf.prediction is not None:
         p = perf.prediction
@@ -403,23 +624,27 @@ def _summary(
         )
     ctx.summary.table(drift_report.TABLE_HEADERS, drift_report.table_rows(result))
     if result.skipped:
-        ctx.summary.table(["skipped column", "reason"], [[n, r] for n, r in result.skipped])
+        ctx.summary.table(["feature not judged", "why"], [[n, r] for n, r in result.skipped])
     for item in result.ordered():
         ctx.summary.html_only(drift_report.feature_section(item))
 
 
 def _publish_metrics(
     ctx: StageContext,
+    deliveries: _Deliveries,
     result: DriftResult,
     perf: Performance | None,
-    retrain: bool,
+    retrain: bool | None,
     model: str,
 ) -> None:
+    """The textfile and the Pushgateway; a failure of either is a warning."""
     from modelship import promexport
 
+    if deliveries.metrics_file is None and not deliveries.pushgateway:
+        return
     features = [
         promexport.FeatureScore(f.name, f.method, f.score, f.threshold, f.drifted)
-        for f in result.features
+        for f in result.judged
     ]
     if perf is not None and perf.prediction is not None:
         p = perf.prediction
@@ -435,59 +660,65 @@ def _publish_metrics(
         dataset_drift=result.dataset_drift,
         drift_share=result.drift_share,
         retrain=retrain,
+        not_judged=len(result.skipped),
         performance=performance,
         performance_drop=perf.drop if perf is not None else None,
         timestamp=time.time(),
     )
-    text = registry.render()
-    metrics_file = ctx.inputs.optional("metrics-file")
-    if metrics_file:
-        target = ctx.path(metrics_file, "input 'metrics-file'")
-        promexport.write_textfile(target, text)
-        ctx.log.info(f"metrics written to {metrics_file}")
-    gateway = ctx.inputs.optional("pushgateway-url")
-    if gateway:
-        if not gateway.startswith(("http://", "https://")):
-            raise UsageError(
-                f"input 'pushgateway-url' must be an http(s) URL; got {gateway[:60]!r}"
-            )
-        job = ctx.inputs.text("metrics-job")
+    if deliveries.metrics_file is not None:
+        shown = _shown_path(ctx, deliveries.metrics_file)
         try:
-            url = promexport.push(gateway, job, [("model", model)], text)
-        except promexport.PushError as err:
-            raise ExternalError(
-                str(err), "check pushgateway-url and that the gateway is up"
-            ) from None
-        ctx.log.info(f"metrics pushed to {url}")
+            promexport.write_textfile(deliveries.metrics_file, registry)
+        except OSError as err:
+            ctx.log.warning(f"metrics not written to {shown}: {err.strerror or type(err).__name__}")
+        else:
+            ctx.log.info(f"metrics written to {shown}")
+    if deliveries.pushgateway:
+        _push(ctx, deliveries.pushgateway, registry, model)
+
+
+def _push(ctx: StageContext, gateway: str, registry: Any, model: str) -> None:
+    from modelship import promexport
+
+    shown = promexport.redacted_url(gateway)
+    job = ctx.inputs.text("metrics-job")
+    try:
+        promexport.push(gateway, job, {"model": model}, registry)
+    except promexport.PushError as err:
+        # The drift result must still reach the next job: warn, keep the outputs.
+        ctx.log.warning(f"metrics not pushed to {shown}: {err}")
+        return
+    ctx.log.info(f"metrics pushed to {shown} (job {job}, model {model})")
 
 
 def _notify(
     ctx: StageContext,
+    deliveries: _Deliveries,
     result: DriftResult,
     perf: Performance | None,
-    retrain: bool,
+    retrain: bool | None,
     model: str,
 ) -> None:
     from modelship import notify
+    from modelship.drift import check
 
-    url = ctx.inputs.optional("webhook-url")
-    if not url or not (result.dataset_drift or retrain):
+    url = deliveries.webhook
+    if not url or (result.status == check.STABLE and not retrain):
         return
-    if not url.startswith("https://") and not url.startswith("http://"):
-        raise UsageError("input 'webhook-url' must be an http(s) URL")
     note = ""
     if perf is not None and perf.metric and perf.drop is not None:
         note = f"Performance ({perf.metric}) dropped {perf.drop:.1%} from reference."
     message = notify.DriftMessage(
         model=model,
-        dataset_drift=result.dataset_drift,
+        status=result.status,
         drift_share=result.drift_share,
         drift_share_threshold=result.drift_share_threshold,
         drifted=result.drifted_features,
-        compared=len(result.features),
+        compared=len(result.judged),
         retrain=retrain,
         run_url=ctx.platform.run_url,
         performance_note=note,
+        not_judged=[name for name, _ in result.skipped],
     )
     try:
         notify.send(url, message.payload())
