@@ -12,7 +12,6 @@ as HTTP basic auth through the library's `basic_auth_handler`.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,29 +154,6 @@ def write_textfile(path: Path, registry: CollectorRegistry) -> None:
     """Atomic write (the node-exporter textfile collector may read at any moment)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     write_to_textfile(str(path), registry)
-
-
-def redacted_url(url: str) -> str:
-    """The URL as it may be shown: any password replaced by `***`."""
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-        host = parts.hostname or ""
-        port = parts.port
-    except ValueError:
-        return "(unparseable URL)"
-    if password is None:
-        return url
-    netloc = f"{parts.username or ''}:***@{_host_port(host, port)}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-
-
-_USERINFO_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]*:)[^@\s/]*@")
-
-
-def redact_url_passwords(text: str) -> str:
-    """Every `scheme://user:password@` in free text (a library's error) as `user:***@`."""
-    return _USERINFO_PASSWORD.sub(lambda m: m.group("head") + "***@", text)
 
 
 def url_password(url: str) -> str | None:

@@ -47,17 +47,3 @@ def test_an_unjudged_data_set_publishes_no_dataset_drift_sample(tmp_path: Path) 
     assert 'modelship_drift_share{model="team/churn"} 0.5' in text
     assert [p.name for p in target.parent.iterdir()] == ["drift.prom"]  # no temporary left
     _promtool(text)
-
-
-def test_url_passwords_are_redacted_for_display() -> None:
-    assert (
-        promexport.redacted_url("http://admin:S3cret@gw:9091/base")
-        == "http://admin:***@gw:9091/base"
-    )
-    assert promexport.redacted_url("https://gw.example") == "https://gw.example"
-    assert promexport.redacted_url("http://u:p@[::1]:9091") == "http://u:***@[::1]:9091"
-    text = "Connection refused: http://admin:S3cret@gw:5000/api and s3://k:v@bucket/x"
-    redacted = promexport.redact_url_passwords(text)
-    assert "S3cret" not in redacted
-    assert "v@bucket" not in redacted
-    assert "http://admin:***@gw:5000/api" in redacted

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelship.ci.context import Result, StageContext
 from modelship.ci.errors import ExternalError, ModelshipError, UsageError
+from modelship.ci.redact import redact_url, redact_urls_in_text
 from modelship.spec import Input, Output, Stage
 
 if TYPE_CHECKING:
@@ -323,7 +324,7 @@ def _deliveries(ctx: StageContext) -> _Deliveries:
             ctx.log.mask(password)
         problem = _http_url_problem(gateway)
         if problem:
-            shown = promexport.redacted_url(gateway)
+            shown = redact_url(gateway)
             raise UsageError(f"input 'pushgateway-url' {problem}; got {shown[:200]!r}")
     webhook = ctx.inputs.optional("webhook-url")
     if webhook:
@@ -471,7 +472,7 @@ def _performance(
             # MLflow's own messages may quote the tracking URI, password included.
             raise ExternalError(
                 f"cannot load {model_uri} from {tracking.redact_uri(uri)}: "
-                f"{type(err).__name__}: {promexport.redact_url_passwords(str(err))[:300]}",
+                f"{type(err).__name__}: {redact_urls_in_text(str(err))[:300]}",
                 "check model-uri and tracking-uri",
             ) from None
         features = [f.name for f in result.features]
@@ -680,7 +681,7 @@ def _publish_metrics(
 def _push(ctx: StageContext, gateway: str, registry: Any, model: str) -> None:
     from modelship import promexport
 
-    shown = promexport.redacted_url(gateway)
+    shown = redact_url(gateway)
     job = ctx.inputs.text("metrics-job")
     try:
         promexport.push(gateway, job, {"model": model}, registry)
