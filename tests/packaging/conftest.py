@@ -1,0 +1,55 @@
+"""Fixtures of the packaging tests: the built distributions, fresh environments."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.harness.checkout import export_checkout
+
+# A user's PATH without this machine's own Python installations in it.
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+@dataclass(frozen=True)
+class Distributions:
+    sdist: Path
+    wheel: Path
+
+
+def uv_binary() -> str:
+    """uv from the test environment (the `test` extra installs it)."""
+    beside = Path(sys.executable).with_name("uv")
+    found = str(beside) if beside.exists() else shutil.which("uv")
+    if not found:
+        pytest.skip("uv is not installed (pip install 'modelship-ci[test]')")
+    return found
+
+
+@pytest.fixture(scope="session")
+def distributions(tmp_path_factory: pytest.TempPathFactory) -> Distributions:
+    """The sdist and the wheel, built by `python -m build` from a clean checkout.
+
+    `build` makes the wheel from the unpacked sdist, so a file the sdist
+    forgets breaks the wheel too."""
+    source = export_checkout(tmp_path_factory.mktemp("source"))
+    out = tmp_path_factory.mktemp("dist")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    subprocess.run(
+        [sys.executable, "-m", "build", "--installer", "uv", "--outdir", str(out), str(source)],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    sdists = sorted(out.glob("*.tar.gz"))
+    wheels = sorted(out.glob("*.whl"))
+    assert len(sdists) == 1, sdists
+    assert len(wheels) == 1, wheels
+    return Distributions(sdists[0], wheels[0])
