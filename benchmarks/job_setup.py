@@ -8,9 +8,13 @@ Side by side, in one run, on this machine:
    package cache (a runner's first job): everything is downloaded, built and
    linked. Goal: 10 s plus the download; the megabytes fetched are printed.
 2. warm: a fresh venv and the same install with the package cache of run 1
-   (a restored CI cache, or a later job on the same runner). Goal: 1 s.
+   (a restored CI cache, or a later job on the same runner), from the
+   checkout as the actions install. Goal: 1 s. Also "warm-whl": the built
+   wheel, `--offline`, the floor of any cached install (no resolving against
+   the index, no build of the checkout).
 3. image: `docker run --rm IMAGE modelship --version` in the suite image
    (`Containerfile`), already on the runner as a job image is. Goal: 0.5 s.
+   "engine" is `docker run --rm IMAGE true`: the engine's own share.
 
 Each set-up ends with `modelship --version` succeeding, so all three measure
 "ready to run a stage". Warm and image are the median of --runs.
@@ -47,7 +51,7 @@ class Row:
     def line(self) -> str:
         verdict = "meets" if self.seconds <= self.goal else "misses"
         return (
-            f"{self.name:<8}{self.seconds:>9.2f}{self.goal:>8.1f}  {verdict:<7}{self.note}".rstrip()
+            f"{self.name:<9}{self.seconds:>8.2f}{self.goal:>8.1f}  {verdict:<7}{self.note}".rstrip()
         )
 
 
@@ -78,7 +82,7 @@ def folder_megabytes(folder: Path) -> float:
     return total / 1e6
 
 
-def venv_install(workdir: Path, spec: str, cache: Path) -> float:
+def venv_install(workdir: Path, spec: str, cache: Path, *options: str) -> float:
     """A fresh venv, modelship installed with uv from `cache`, then `modelship --version`."""
     uv = uv_binary()
     env = {**os.environ, "UV_CACHE_DIR": str(cache), "UV_PYTHON_DOWNLOADS": "never"}
@@ -86,7 +90,8 @@ def venv_install(workdir: Path, spec: str, cache: Path) -> float:
 
     def setup() -> None:
         run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)], env)
-        run([uv, "pip", "install", "--quiet", "--python", str(venv / "bin/python"), spec], env)
+        python = str(venv / "bin/python")
+        run([uv, "pip", "install", "--quiet", *options, "--python", python, spec], env)
         run([str(venv / "bin" / "modelship"), "--version"], env)
 
     try:
@@ -95,8 +100,13 @@ def venv_install(workdir: Path, spec: str, cache: Path) -> float:
         shutil.rmtree(venv)
 
 
-def image_start(image: str) -> float:
-    return timed(lambda: run(["docker", "run", "--rm", image, "modelship", "--version"]))
+def image_start(image: str, *command: str) -> float:
+    return timed(lambda: run(["docker", "run", "--rm", image, *command]))
+
+
+def built_wheel(workdir: Path) -> Path:
+    run([uv_binary(), "build", "--quiet", "--wheel", "--out-dir", str(workdir / "dist"), str(ROOT)])
+    return next((workdir / "dist").glob("*.whl"))
 
 
 def image_present(image: str) -> bool:
@@ -118,15 +128,22 @@ def main() -> int:
         workdir, cache = Path(tmp), Path(tmp) / "uv-cache"
         cold = venv_install(workdir, spec, cache)
         fetched = folder_megabytes(cache)
-        rows.append(Row("cold", cold, 10.0, f"(goal plus download) {fetched:.0f} MB fetched"))
+        note = f"(goal plus download) uv's cache holds {fetched:.0f} MB unpacked"
+        rows.append(Row("cold", cold, 10.0, note))
         warm = [venv_install(workdir, spec, cache) for _ in range(args.runs)]
         rows.append(Row("warm", statistics.median(warm), 1.0, f"median of {args.runs}"))
+        wheel = built_wheel(workdir)
+        wheel_spec = f"modelship-ci[{args.extras}] @ {wheel.as_uri()}"
+        floor = [venv_install(workdir, wheel_spec, cache, "--offline") for _ in range(args.runs)]
+        rows.append(Row("warm-whl", statistics.median(floor), 1.0, f"median of {args.runs}"))
     if image_present(args.image):
-        image_start(args.image)  # the first start maps the layers
-        starts = [image_start(args.image) for _ in range(args.runs)]
+        image_start(args.image, "true")  # the first start maps the layers
+        engine = [image_start(args.image, "true") for _ in range(args.runs)]
+        starts = [image_start(args.image, "modelship", "--version") for _ in range(args.runs)]
         rows.append(Row("image", statistics.median(starts), 0.5, f"median of {args.runs}"))
+        rows.append(Row("engine", statistics.median(engine), 0.5, "docker run ... true"))
     print(f"# a stage's set-up in a job: modelship-ci[{args.extras}] ready to run")
-    print(f"{'set-up':<8}{'seconds':>9}{'goal':>8}  verdict")
+    print(f"{'set-up':<9}{'seconds':>8}{'goal':>8}  verdict")
     for row in rows:
         print(row.line())
     if not image_present(args.image):

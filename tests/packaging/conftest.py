@@ -53,3 +53,38 @@ def distributions(tmp_path_factory: pytest.TempPathFactory) -> Distributions:
     assert len(sdists) == 1, sdists
     assert len(wheels) == 1, wheels
     return Distributions(sdists[0], wheels[0])
+
+
+SYSTEM_PYTHONS = ("/usr/bin/python3",)
+
+PROBE = """
+import site, sys, sysconfig
+from pathlib import Path
+managed = Path(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED").is_file()
+print(managed and sys.prefix == sys.base_prefix)
+for path in [*site.getsitepackages(), site.getusersitepackages()]:
+    print(path)
+"""
+
+
+def externally_managed_python() -> tuple[Path, list[Path]]:
+    """An interpreter marked EXTERNALLY-MANAGED, and the folders it installs into."""
+    for candidate in SYSTEM_PYTHONS:
+        if not Path(candidate).exists():
+            continue
+        lines = subprocess.run(
+            [candidate, "-c", PROBE], capture_output=True, text=True, check=True
+        ).stdout.splitlines()
+        if lines[0] == "True":
+            return Path(candidate), [Path(line) for line in lines[1:]]
+    pytest.skip("no externally managed system python3 on this machine (Debian 12, Ubuntu 24.04)")
+
+
+def snapshot(folders: list[Path]) -> dict[str, float]:
+    """Every file and folder in the interpreter's install locations, with its mtime."""
+    seen: dict[str, float] = {}
+    for folder in folders:
+        if folder.is_dir():
+            for path in folder.rglob("*"):
+                seen[str(path)] = path.lstat().st_mtime
+    return seen
