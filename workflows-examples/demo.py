@@ -505,12 +505,16 @@ class Outcome:
         return "\n".join(lines)
 
 
+# The reports a reader opens first: the evaluation, then the drift report.
+HEADLINE_REPORTS = ("evaluate.html", "monitor-drift.html")
+
+
 def html_reports(folder: Path) -> list[Path]:
-    """The run's HTML reports (evaluation, drift, ...), the evaluation first."""
+    """The run's evaluation and drift reports, in that order (every stage writes one more)."""
     if not folder.is_dir():
         return []
-    pages = sorted(folder.rglob("*.html"))
-    return sorted(pages, key=lambda page: not page.name.startswith("evaluate"))
+    pages = [page for page in sorted(folder.rglob("*.html")) if page.name in HEADLINE_REPORTS]
+    return sorted(pages, key=lambda page: HEADLINE_REPORTS.index(page.name))
 
 
 def _read_json(path: Path) -> dict[str, str]:

@@ -85,7 +85,8 @@ def test_progress_line_carries_the_jobs_own_time_and_the_runs(demo: ModuleType) 
 
 
 def test_result_lists_the_html_reports_evaluation_first(demo: ModuleType, tmp_path: Path) -> None:
-    for name in ("monitor/monitor-drift.html", "evaluate/evaluate.html", "train/train.md"):
+    names = ("monitor/monitor-drift.html", "evaluate/evaluate.html", "train/train.html")
+    for name in names:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("<html></html>")
     outcome = demo.Outcome(0, "promote", "true", {}, {}, "1", "", "", tmp_path, tmp_path / "log")
@@ -93,3 +94,4 @@ def test_result_lists_the_html_reports_evaluation_first(demo: ModuleType, tmp_pa
     evaluate = (tmp_path / "evaluate/evaluate.html").as_uri()
     drift = (tmp_path / "monitor/monitor-drift.html").as_uri()
     assert f"open in a browser:\n  {evaluate}\n  {drift}" in text
+    assert "train.html" not in text  # every stage's page would bury the two that matter
