@@ -26,6 +26,7 @@ help:
 	@echo "make demo-gitlab  the same pipeline with gitlab-ci-local (GitLab CI)"
 	@echo "make test         lint, type-check, security checks and the whole test suite"
 	@echo "make dev          install everything (system packages, .venv, node tools)"
+	@echo "make bootstrap    .tools/venv with uv, and .venv made by it (the system python3 stays untouched)"
 	@echo "make generate     regenerate actions/, gitlab-templates/ and action READMEs"
 	@echo "make bench        run the benchmarks under benchmarks/"
 
