@@ -3,20 +3,30 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
+# Any python3 3.10+ will do, the system one included: it only ever creates
+# virtual environments, nothing is installed into it (PEP 668 forbids that on
+# Debian 12 and Ubuntu 24.04, and a user's own Python is theirs).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# The bootstrap: a venv of its own that holds uv, which then makes $(VENV).
+TOOLS_VENV := .tools/venv
+UV := $(TOOLS_VENV)/bin/uv
+VENV_EXTRAS ?= all,test
 TOOLS := .tools/node_modules/.bin
-APT_PACKAGES := git rsync shellcheck buildah podman debootstrap fuse-overlayfs uidmap prometheus prometheus-pushgateway docker-registry apache2-utils kubectl
+# The bootstrap's packages come first (python3-venv: `python3 -m venv`), then
+# what the tests use for real; chromium renders the HTML reports headless.
+APT_PACKAGES := python3-venv git rsync shellcheck buildah podman debootstrap fuse-overlayfs uidmap prometheus prometheus-pushgateway docker-registry apache2-utils kubectl chromium
 PYTEST_ARGS ?=
 
-.PHONY: help dev deps venv tools generate lint typecheck static test test-fast demo demo-gitlab bench clean
+.PHONY: help dev deps bootstrap venv tools generate lint typecheck static test test-fast demo demo-gitlab bench clean
 
 help:
 	@echo "make demo         run the example ML pipeline end to end with act (GitHub Actions)"
 	@echo "make demo-gitlab  the same pipeline with gitlab-ci-local (GitLab CI)"
 	@echo "make test         lint, type-check, security checks and the whole test suite"
 	@echo "make dev          install everything (system packages, .venv, node tools)"
+	@echo "make bootstrap    .tools/venv with uv, and .venv made by it (the system python3 stays untouched)"
 	@echo "make generate     regenerate actions/, gitlab-templates/ and action READMEs"
 	@echo "make bench        run the benchmarks under benchmarks/"
 
@@ -33,12 +43,21 @@ deps:
 	    || echo "warning: could not install:$$missing (the tests that need them will say so)"; \
 	fi
 
-$(BIN)/python:
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check uv
-	$(PYTHON) -m uv venv --quiet --python $(PYTHON) $(VENV)
+# `python3 -m venv` needs python3-venv on Debian and Ubuntu (`make deps`).
+$(UV):
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { \
+	  echo "error: $(PYTHON) cannot create virtual environments; run 'make deps' or 'sudo apt-get install python3-venv'" >&2; \
+	  exit 2; }
+	$(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check uv
 
-venv: $(BIN)/python
-	$(PYTHON) -m uv pip install --quiet --python $(BIN)/python -e '.[all,test]'
+$(BIN)/python: | $(UV)
+	UV_PYTHON_DOWNLOADS=never $(UV) venv --quiet --python $(PYTHON) $(VENV)
+
+bootstrap: $(BIN)/python
+
+venv: $(BIN)/python | $(UV)
+	$(UV) pip install --quiet --python $(BIN)/python -e '.[$(VENV_EXTRAS)]'
 
 tools: .tools/node_modules/.installed
 
@@ -83,4 +102,4 @@ bench: venv
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) .tools/node_modules .mypy_cache .ruff_cache .pytest_cache modelship-reports .modelship
+	rm -rf $(VENV) $(TOOLS_VENV) .tools/node_modules .mypy_cache .ruff_cache .pytest_cache modelship-reports .modelship

@@ -50,7 +50,7 @@ def main() -> int:
     for tool in ("uv", "pip"):
         install_once(tool, spec)  # fill the cache
         results[tool] = statistics.median(install_once(tool, spec) for _ in range(args.runs))
-    label = f"modelship[{args.extras}]" if args.extras else "modelship"
+    label = f"modelship-ci[{args.extras}]" if args.extras else "modelship-ci"
     print(f"install {label} into a fresh venv, warm cache, median of {args.runs}")
     print(f"{'tool':<6} {'seconds':>8}")
     for tool, seconds in results.items():

@@ -44,7 +44,11 @@ if command -v uv >/dev/null 2>&1; then
 else
   if [ ! -x "$base/uv/bin/uv" ]; then
     echo "modelship: bootstrapping uv into $base/uv" >&2
-    "$python" -m pip install --quiet --disable-pip-version-check --target "$base/uv" uv >&2
+    # A venv of its own: the runner's python3 may be externally managed
+    # (PEP 668) or come without pip, and is never installed into.
+    rm -rf "$base/uv"
+    "$python" -m venv "$base/uv" >&2
+    "$base/uv/bin/python" -m pip install --quiet --disable-pip-version-check uv >&2
   fi
   uv_bin="$base/uv/bin/uv"
 fi
@@ -60,7 +64,7 @@ if [ -f "$stamp" ]; then
   all="$(printf '%s\n' "$(cat "$stamp")" "${extras//,/$'\n'}" | grep -v '^$' | sort -u | paste -sd, -)"
 fi
 spec="$root"
-[ -n "$all" ] && spec="$root[$all]"
+[ -n "$all" ] && spec="${root}[$all]"
 echo "modelship: installing ${spec#"$root"} into $venv" >&2
 "$uv_bin" pip install --quiet --python "$venv/bin/python" "$spec" >&2
 printf '%s\n' "${all//,/$'\n'}" | grep -v '^$' > "$stamp" || true

@@ -68,6 +68,8 @@ class Demo:
     platform: str
     worse: bool = False
     quiet: bool = False
+    # Stream the runner's whole log instead of one progress line per job.
+    verbose: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
     # Where the GitLab jobs install modelship from (default: the exported checkout).
     modelship_source: Path | None = None
@@ -361,6 +363,66 @@ def gitlab_argv(demo: Demo) -> list[str]:
     return argv
 
 
+# act prefixes every line of a job with "[<workflow>/<job>]" and ends the job with
+# "🏁  Job succeeded|failed"; gitlab-ci-local: "<job> starting shell (<stage>)" and
+# "<job> finished in 1.2 s", with " FAIL 1 " after it when the job failed.
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_ACT_LINE = re.compile(r"^\[[^/\]]+/(?P<job>[^\]]+?)\s*\](?P<rest>.*)$")
+_GITLAB_START = re.compile(r"^(?P<job>\S+)\s+starting\s")
+_GITLAB_END = re.compile(r"^(?P<job>\S+)\s+finished in ")
+
+
+@dataclass
+class JobProgress:
+    """One line per pipeline job as it finishes, with its time and the run's.
+
+    The runners' logs are long; a first-time user wants to see the pipeline
+    move, job by job, and where the whole log is."""
+
+    started: float = field(default_factory=time.monotonic)
+    running: dict[str, float] = field(default_factory=dict)
+    finished: list[str] = field(default_factory=list)
+
+    def event(self, line: str) -> tuple[str, str] | None:
+        """(job, "start" | "succeeded" | "failed") when `line` starts or ends a job."""
+        text = _ANSI.sub("", line).strip()
+        found = _ACT_LINE.match(text)
+        if found:
+            for outcome in ("succeeded", "failed"):
+                if f"🏁  Job {outcome}" in found["rest"]:
+                    return found["job"], outcome
+            return found["job"], "start"  # the job's first line marks its start
+        found = _GITLAB_START.match(text)
+        if found:
+            return found["job"], "start"
+        found = _GITLAB_END.match(text)
+        if found:
+            return found["job"], "failed" if " FAIL " in f"{text} " else "succeeded"
+        return None
+
+    def feed(self, line: str, now: float | None = None) -> str | None:
+        """The progress line `line` calls for, if any."""
+        happened = self.event(line)
+        if happened is None:
+            return None
+        job, what = happened
+        now = time.monotonic() if now is None else now
+        if what == "start":
+            self.running.setdefault(job, now)
+            return None
+        if job not in self.running:
+            return None  # gitlab-ci-local's closing "pipeline finished in ..." is no job
+        took = now - self.running.pop(job)
+        self.finished.append(job)
+        mark = "ok  " if what == "succeeded" else "FAIL"
+        return f"[{_clock(now - self.started)}] {mark} {job:<22} {took:5.0f}s"
+
+
+def _clock(seconds: float) -> str:
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes:2d}:{rest:02d}"
+
+
 def execute(demo: Demo) -> int:
     if demo.platform == "github":
         argv, env = act_argv(demo), clean_env(demo.extra_env)
@@ -370,6 +432,9 @@ def execute(demo: Demo) -> int:
         env = clean_env({"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"})
         env.update(demo.extra_env)
     say(demo, f"running: {' '.join(argv[:2])} ... in {demo.project}")
+    if not demo.verbose:
+        say(demo, f"one line per job as it ends; the whole log goes to {demo.log}")
+    progress = JobProgress()
     with demo.log.open("w", encoding="utf-8") as log:
         proc = subprocess.Popen(
             argv,
@@ -383,9 +448,13 @@ def execute(demo: Demo) -> int:
         assert proc.stdout is not None
         for line in proc.stdout:
             log.write(line)
-            if not demo.quiet:
+            if demo.quiet:
+                continue
+            if demo.verbose:
                 sys.stdout.write(line)
                 sys.stdout.flush()
+            elif (shown := progress.feed(line)) is not None:
+                say(demo, shown)
         return proc.wait()
 
 
@@ -429,7 +498,23 @@ class Outcome:
             f"reports:         {self.reports}",
             f"full log:        {self.log}",
         ]
+        pages = html_reports(self.reports)
+        if pages:
+            lines.append("open in a browser:")
+            lines += [f"  {page.as_uri()}" for page in pages]
         return "\n".join(lines)
+
+
+# The reports a reader opens first: the evaluation, then the drift report.
+HEADLINE_REPORTS = ("evaluate.html", "monitor-drift.html")
+
+
+def html_reports(folder: Path) -> list[Path]:
+    """The run's evaluation and drift reports, in that order (every stage writes one more)."""
+    if not folder.is_dir():
+        return []
+    pages = [page for page in sorted(folder.rglob("*.html")) if page.name in HEADLINE_REPORTS]
+    return sorted(pages, key=lambda page: HEADLINE_REPORTS.index(page.name))
 
 
 def _read_json(path: Path) -> dict[str, str]:
@@ -525,9 +610,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--worse", action="store_true", help="train a deliberately worse model (train.label_noise)"
     )
     parser.add_argument("--quiet", action="store_true", help="print only the result")
+    parser.add_argument(
+        "--verbose", action="store_true", help="stream the runner's whole log, not one line a job"
+    )
     args = parser.parse_args(argv)
     workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="modelship-demo-"))).resolve()
-    demo = Demo(workdir, args.platform, worse=args.worse, quiet=args.quiet)
+    demo = Demo(workdir, args.platform, worse=args.worse, quiet=args.quiet, verbose=args.verbose)
     started = time.monotonic()
     say(demo, f"preparing the example project in {demo.project}")
     prepare(demo)

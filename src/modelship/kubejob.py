@@ -90,7 +90,7 @@ class JobPlan:
         if importlib.util.find_spec("kubernetes") is None:
             raise UsageError(
                 "backend kubernetes needs the Kubernetes client, which is not installed",
-                "install the kube extra: pip install 'modelship[mlflow,kube]'",
+                "install the kube extra: pip install 'modelship-ci[mlflow,kube]'",
             )
         image = ctx.inputs.optional("image")
         if not image:

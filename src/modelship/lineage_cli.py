@@ -166,7 +166,7 @@ class Mlflow:
                 from mlflow.tracking import MlflowClient
             except ImportError:
                 raise UsageError(
-                    "MLflow is not installed", "pip install 'modelship[mlflow]'"
+                    "MLflow is not installed", "pip install 'modelship-ci[mlflow]'"
                 ) from None
             registry = self.env.get("MLFLOW_REGISTRY_URI") or None
             self._client = MlflowClient(tracking_uri=self.uri, registry_uri=registry)

@@ -458,7 +458,7 @@ def docker_engine(env: Mapping[str, str]) -> tuple[DockerBuilder | None, str]:
     try:
         import docker  # noqa: F401
     except ImportError:
-        return None, "the docker SDK is not installed (pip install 'modelship[image]')"
+        return None, "the docker SDK is not installed (pip install 'modelship-ci[image]')"
     try:
         return DockerBuilder.connect(env), ""
     except Exception as err:  # any connection failure means "not reachable"

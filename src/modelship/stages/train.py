@@ -435,7 +435,7 @@ def _tool(ctx: StageContext, name: str) -> list[str]:
     extra = "data" if name == "dvc" else "mlflow"
     raise UsageError(
         f"{name} is not installed",
-        f"install it in the job (pip install {name}, or modelship[{extra}])",
+        f"install it in the job (pip install {name}, or modelship-ci[{extra}])",
     )
 
 

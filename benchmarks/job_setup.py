@@ -1,0 +1,158 @@
+"""How long a CI job waits before a stage can run: three ways of getting `modelship`.
+
+    python benchmarks/job_setup.py [--extras mlflow] [--runs 5] [--image REF]
+
+Side by side, in one run, on this machine:
+
+1. cold: a fresh venv and `uv pip install <checkout>[extras]` with an empty
+   package cache (a runner's first job): everything is downloaded, built and
+   linked. Goal: 10 s plus the download; the megabytes fetched are printed.
+2. warm: a fresh venv and the same install with the package cache of run 1
+   (a restored CI cache, or a later job on the same runner), from the
+   checkout as the actions install. Goal: 1 s. Also "warm-whl": the built
+   wheel, `--offline`, the floor of any cached install (no resolving against
+   the index, no build of the checkout).
+3. image: `docker run --rm IMAGE modelship --version` in the suite image
+   (`Containerfile`), already on the runner as a job image is. Goal: 0.5 s.
+   "engine" is `docker run --rm IMAGE true`: the engine's own share.
+
+Each set-up ends with `modelship --version` succeeding, so all three measure
+"ready to run a stage". Warm and image are the median of --runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+from modelship import __version__  # noqa: E402
+
+DEFAULT_IMAGE = f"ghcr.io/modelship/modelship:{__version__}"
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    seconds: float
+    goal: float
+    note: str = ""
+
+    def line(self) -> str:
+        verdict = "meets" if self.seconds <= self.goal else "misses"
+        return (
+            f"{self.name:<9}{self.seconds:>8.2f}{self.goal:>8.1f}  {verdict:<7}{self.note}".rstrip()
+        )
+
+
+def uv_binary() -> str:
+    beside = Path(sys.executable).with_name("uv")
+    found = str(beside) if beside.exists() else shutil.which("uv")
+    if not found:
+        raise SystemExit("error: uv is not installed (make venv)")
+    return found
+
+
+def run(argv: list[str], env: Mapping[str, str] | None = None) -> None:
+    done = subprocess.run(
+        argv, env=dict(env or os.environ), capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"error: {' '.join(argv[:3])} ... failed:\n{done.stderr[-2000:]}")
+
+
+def timed(action: Callable[[], None]) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def folder_megabytes(folder: Path) -> float:
+    total = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
+    return total / 1e6
+
+
+def venv_install(workdir: Path, spec: str, cache: Path, *options: str) -> float:
+    """A fresh venv, modelship installed with uv from `cache`, then `modelship --version`."""
+    uv = uv_binary()
+    env = {**os.environ, "UV_CACHE_DIR": str(cache), "UV_PYTHON_DOWNLOADS": "never"}
+    venv = Path(tempfile.mkdtemp(prefix="venv-", dir=workdir))
+
+    def setup() -> None:
+        run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)], env)
+        python = str(venv / "bin/python")
+        run([uv, "pip", "install", "--quiet", *options, "--python", python, spec], env)
+        run([str(venv / "bin" / "modelship"), "--version"], env)
+
+    try:
+        return timed(setup)
+    finally:
+        shutil.rmtree(venv)
+
+
+def image_start(image: str, *command: str) -> float:
+    return timed(lambda: run(["docker", "run", "--rm", image, *command]))
+
+
+def built_wheel(workdir: Path) -> Path:
+    run([uv_binary(), "build", "--quiet", "--wheel", "--out-dir", str(workdir / "dist"), str(ROOT)])
+    return next((workdir / "dist").glob("*.whl"))
+
+
+def image_present(image: str) -> bool:
+    if not shutil.which("docker"):
+        return False
+    done = subprocess.run(["docker", "image", "inspect", image], capture_output=True, check=False)
+    return done.returncode == 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--extras", default="mlflow", help="extras the stage needs (evaluate)")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--image", default=DEFAULT_IMAGE, help="the suite image, built locally")
+    args = parser.parse_args()
+    spec = f"{ROOT}[{args.extras}]" if args.extras else str(ROOT)
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="job-setup-") as tmp:
+        workdir, cache = Path(tmp), Path(tmp) / "uv-cache"
+        cold = venv_install(workdir, spec, cache)
+        fetched = folder_megabytes(cache)
+        note = f"(goal plus download) uv's cache holds {fetched:.0f} MB unpacked"
+        rows.append(Row("cold", cold, 10.0, note))
+        warm = [venv_install(workdir, spec, cache) for _ in range(args.runs)]
+        rows.append(Row("warm", statistics.median(warm), 1.0, f"median of {args.runs}"))
+        wheel = built_wheel(workdir)
+        wheel_spec = f"modelship-ci[{args.extras}] @ {wheel.as_uri()}"
+        floor = [venv_install(workdir, wheel_spec, cache, "--offline") for _ in range(args.runs)]
+        rows.append(Row("warm-whl", statistics.median(floor), 1.0, f"median of {args.runs}"))
+    if image_present(args.image):
+        image_start(args.image, "true")  # the first start maps the layers
+        engine = [image_start(args.image, "true") for _ in range(args.runs)]
+        starts = [image_start(args.image, "modelship", "--version") for _ in range(args.runs)]
+        rows.append(Row("image", statistics.median(starts), 0.5, f"median of {args.runs}"))
+        rows.append(Row("engine", statistics.median(engine), 0.5, "docker run ... true"))
+    print(f"# a stage's set-up in a job: modelship-ci[{args.extras}] ready to run")
+    print(f"{'set-up':<9}{'seconds':>8}{'goal':>8}  verdict")
+    for row in rows:
+        print(row.line())
+    if not image_present(args.image):
+        print(
+            f"image: {args.image} is not on this machine; build it with\n"
+            f"  docker build -f Containerfile -t {args.image} {ROOT}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
