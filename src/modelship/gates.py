@@ -368,7 +368,10 @@ def decide(
         return result("pass", "", threshold)
     if samples is None:
         return result(
-            "fail", "no bootstrap samples to test the improvement (bootstrap-samples)", threshold
+            "fail",
+            "no bootstrap samples to test the improvement: set bootstrap-samples "
+            "(e.g. 1000) or significance: off",
+            threshold,
         )
     unjudgeable = unjudgeable_resamples(rule, samples)
     if unjudgeable:
