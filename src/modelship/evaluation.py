@@ -30,7 +30,7 @@ from modelship.bootstrap import (
     default_metrics,
     regression_metrics,
 )
-from modelship.ci.errors import ExternalError, GateFailed, UsageError
+from modelship.ci.errors import ExternalError, GateFailed, ModelshipError, UsageError
 
 Who = Literal["candidate", "champion"]
 # An integer label column with more distinct values than this is a regression target.
@@ -41,6 +41,8 @@ def load_table(path: Path) -> Any:
     """The validation data as a pandas DataFrame; the format comes from the suffix."""
     import pandas as pd
 
+    if path.is_dir():
+        raise UsageError(f"data file {path} is a directory, not a file", "check the `data` input")
     if not path.is_file():
         raise UsageError(f"data file {path} does not exist", "check the `data` input")
     suffix = "".join(path.suffixes[-2:]).lower() if path.suffix == ".gz" else path.suffix.lower()
@@ -115,13 +117,64 @@ class Scored:
     classes: list[Any] = field(default_factory=list)  # column order of `probabilities`
 
 
-def load_model(uri: str, who: Who) -> Any:
+def load_model(client: Any, uri: str, who: Who, tracking_uri: str) -> Any:
+    """The model at `uri`, fetched from the given tracking server and registry.
+
+    The model's files are located through `client` and downloaded with the URI
+    passed explicitly, never through MLflow's process-wide URIs, so loading does
+    not depend on (or change) what the rest of the process talks to.
+    """
+    import contextlib
+    import io
+
+    import mlflow.artifacts
     import mlflow.pyfunc
 
     try:
-        return mlflow.pyfunc.load_model(uri)
+        location = _model_files(client, uri)
+        # MLflow draws a download progress bar on stderr; a CI log needs none.
+        with contextlib.redirect_stderr(io.StringIO()):
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=location, tracking_uri=tracking_uri, registry_uri=tracking_uri
+            )
+        return mlflow.pyfunc.load_model(local)
+    except ModelshipError:
+        raise
     except Exception as err:
         raise ExternalError(f"could not load the {who} model {uri}: {err}") from None
+
+
+def _model_files(client: Any, uri: str) -> str:
+    """Where the files of the model named by `uri` are stored."""
+    from modelship.tracking import parse_model_uri
+
+    if not uri.startswith(("runs:", "models:")):
+        return uri
+    ref = parse_model_uri(uri)
+    if ref.kind == "logged":
+        return str(client.get_logged_model(ref.model_id).artifact_location)
+    if ref.kind == "run":
+        run = client.get_run(ref.run_id)
+        wanted = ref.artifact_path.strip("/")
+        for model in client.search_logged_models(
+            experiment_ids=[run.info.experiment_id],
+            filter_string=f"source_run_id = '{ref.run_id}'",
+            max_results=100,
+        ):
+            if model.name == wanted:
+                return str(model.artifact_location)
+        return f"{run.info.artifact_uri.rstrip('/')}/{wanted}"
+    if ref.kind == "alias":
+        version = str(client.get_model_version_by_alias(ref.name, ref.alias).version)
+    elif ref.kind == "version" and ref.version != "latest":
+        version = ref.version
+    else:
+        stages = [ref.stage] if ref.kind == "stage" else None
+        latest = client.get_latest_versions(ref.name, stages=stages)
+        if not latest:
+            raise ExternalError(f"{uri}: the registry has no such version")
+        version = str(latest[0].version)
+    return str(client.get_model_version_download_uri(ref.name, version))
 
 
 def score(model: Any, uri: str, features: Any, who: Who, task: Task) -> Scored:
@@ -250,6 +303,17 @@ def regression_values(scored: Scored) -> np.ndarray:
     if bad:
         raise GateFailed(f"the {scored.who} model returned {bad} NaN or infinite predictions")
     return values
+
+
+def check_metrics_apply(task: Task, names: Sequence[str]) -> None:
+    """Refuse a metric of the other task (known from the data, before any model is loaded)."""
+    allowed = REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS
+    for name in sorted({n.lower() for n in names}):
+        if name not in allowed:
+            raise UsageError(
+                f"metric {name!r} does not apply to {task}",
+                f"{task} metrics: {', '.join(allowed)}",
+            )
 
 
 def requested_metrics(

@@ -75,7 +75,7 @@ def table_rows(
         if not own:
             rows.append(Row(*base, "—", "—"))
         for gate in own:
-            rows.append(Row(*base, str(gate.rule), result_text(gate)))
+            rows.append(Row(*base, gate.rule.label, result_text(gate)))
     return rows
 
 
@@ -237,7 +237,7 @@ def write_junit(
         ET.SubElement(case, "failure", message=error, type="fail-closed").text = error
         failures += 1
     for gate in gates:
-        case = ET.SubElement(cases, "testcase", classname=suite, name=str(gate.rule))
+        case = ET.SubElement(cases, "testcase", classname=suite, name=gate.rule.label)
         detail = (
             f"candidate={fmt(gate.candidate)} champion={fmt(gate.champion)} "
             f"threshold={fmt(gate.threshold)} {gate.reason}".strip()

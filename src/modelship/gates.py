@@ -84,6 +84,8 @@ class Rule:
     bound: Bound
     line: int
     text: str
+    # Added by modelship, not written by the user: see `default_champion_rule`.
+    default: bool = False
 
     @property
     def relative(self) -> bool:
@@ -105,6 +107,11 @@ class Rule:
 
     def __str__(self) -> str:
         return f"{self.metric} {self.op} {self.bound}"
+
+    @property
+    def label(self) -> str:
+        """The rule as reports show it; the default rule says that it is the default."""
+        return f"{self} (default)" if self.default else str(self)
 
 
 def _fmt(value: float) -> str:
@@ -226,6 +233,21 @@ def check_metrics(rules: Sequence[Rule], known: Sequence[str]) -> None:
             )
 
 
+def compares_with_champion(rules: Sequence[Rule]) -> bool:
+    return any(rule.relative for rule in rules)
+
+
+def default_champion_rule(metric: str, higher_is_better: bool) -> Rule:
+    """`<metric> >= champion` (`<=` for an error metric): the gate when no rule compares.
+
+    Without it, a champion and only absolute rules (or none) would let a worse
+    candidate through; the gate fails closed instead.
+    """
+    op: Op = ">=" if higher_is_better else "<="
+    text = f"{metric} {op} champion"
+    return Rule(metric, op, Bound(relative=True, value=0.0), line=0, text=text, default=True)
+
+
 # --- deciding ------------------------------------------------------------------
 
 Outcome = Literal["pass", "fail", "skipped"]
@@ -256,6 +278,33 @@ def _holds(op: Op, left: float, right: float) -> bool:
     return left < right
 
 
+def improvement_statistic(
+    rule: Rule, candidate_samples: np.ndarray, champion_samples: np.ndarray
+) -> np.ndarray:
+    """`candidate - bound(champion)`, resample by resample."""
+    stat: np.ndarray = candidate_samples - rule.bound.apply_array(champion_samples)
+    return stat
+
+
+def unjudgeable_resamples(rule: Rule, samples: tuple[np.ndarray, np.ndarray]) -> str:
+    """Why the bootstrap cannot judge the rule, or '' when it can.
+
+    A resample can make a metric undefined (roc_auc of a resample holding one
+    class). A few are left out of the test; when most are, what remains is not
+    the distribution the test is about, so the rule fails instead.
+    """
+    import numpy as np
+
+    stat = improvement_statistic(rule, *samples)
+    bad = int(stat.size - np.count_nonzero(np.isfinite(stat)))
+    if stat.size and 2 * bad <= stat.size:
+        return ""
+    return (
+        f"{bad} of {stat.size} bootstrap resamples of {rule.metric} are not finite: "
+        "the improvement cannot be judged (use more validation rows or another metric)"
+    )
+
+
 def improvement_p_value(
     rule: Rule, candidate_samples: np.ndarray, champion_samples: np.ndarray
 ) -> float:
@@ -267,7 +316,7 @@ def improvement_p_value(
     """
     import numpy as np
 
-    stat = candidate_samples - rule.bound.apply_array(champion_samples)
+    stat = improvement_statistic(rule, candidate_samples, champion_samples)
     stat = stat[np.isfinite(stat)]
     if stat.size == 0:
         return 1.0
@@ -318,7 +367,15 @@ def decide(
     if not rule.asks_improvement or alpha is None:
         return result("pass", "", threshold)
     if samples is None:
-        return result("fail", "no bootstrap samples to test the improvement", threshold)
+        return result(
+            "fail",
+            "no bootstrap samples to test the improvement: set bootstrap-samples "
+            "(e.g. 1000) or significance: off",
+            threshold,
+        )
+    unjudgeable = unjudgeable_resamples(rule, samples)
+    if unjudgeable:
+        return result("fail", unjudgeable, threshold)
     p = improvement_p_value(rule, *samples)
     if p < alpha:
         return result("pass", f"significant, p={p:.3g}", threshold, p)

@@ -2,7 +2,10 @@
 
 * `register` registers a model once: the same source model registered again
   returns the existing version (`created=False`), found by its run and source.
-  The lineage tags of the model's run are copied onto the version.
+  The lineage tags of the model's run are copied onto the version. Calls at
+  the same moment (two pipelines on one commit) agree too: a duplicate version
+  that a race created is deleted by its creator, and exactly one call reports
+  `created=True`.
 * `promote` moves an alias (default `champion`) to a version and keeps the
   previous holder under a second alias (default `previous-champion`), then
   reads the alias back: if another writer moved it in between, it fails
@@ -16,7 +19,9 @@ use a real tracking server.
 
 from __future__ import annotations
 
+import math
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -26,6 +31,8 @@ from modelship.ci.errors import ExternalError, GateFailed, ModelshipError, Usage
 from modelship.tracking import ModelRef, parse_model_uri
 
 SOURCE_TAG = "modelship.source_uri"
+# Which register call created a version; tells concurrent callers whose duplicate is whose.
+REGISTRATION_TAG = "modelship.registration_id"
 
 T = TypeVar("T")
 
@@ -102,25 +109,37 @@ def _source_ids(client: Any, ref: ModelRef) -> tuple[str, str]:
 
 
 def find_version(client: Any, name: str, ref: ModelRef, run_id: str, model_id: str) -> Any | None:
-    """The existing version of `name` registered from this source, if any."""
+    """The existing version of `name` registered from this source, if any.
+
+    When a race left several, the lowest version is the one that counts: it was
+    committed first, so every writer that created a later one can see it.
+    """
+    found = source_versions(client, name, ref, run_id, model_id)
+    return found[0] if found else None
+
+
+def source_versions(client: Any, name: str, ref: ModelRef, run_id: str, model_id: str) -> list[Any]:
+    """Every version of `name` registered from this source, lowest version first."""
     try:
         versions = client.search_model_versions(f"name = '{_quote(name)}'")
     except Exception as err:
         if _not_found(err):
-            return None
+            return []
         raise
-    for version in versions:
-        tags = getattr(version, "tags", {}) or {}
-        if tags.get(SOURCE_TAG) == ref.uri:
-            return version
-        source = str(getattr(version, "source", "") or "")
-        if model_id and (
-            source == f"models:/{model_id}" or getattr(version, "model_id", None) == model_id
-        ):
-            return version
-        if ref.kind == "run" and source == ref.uri:
-            return version
-    return None
+    found = [v for v in versions if _same_source(v, ref, model_id)]
+    return sorted(found, key=lambda v: int(v.version))
+
+
+def _same_source(version: Any, ref: ModelRef, model_id: str) -> bool:
+    tags = getattr(version, "tags", {}) or {}
+    if tags.get(SOURCE_TAG) == ref.uri:
+        return True
+    source = str(getattr(version, "source", "") or "")
+    if model_id and (
+        source == f"models:/{model_id}" or getattr(version, "model_id", None) == model_id
+    ):
+        return True
+    return ref.kind == "run" and source == ref.uri
 
 
 def _quote(value: str) -> str:
@@ -147,34 +166,129 @@ def register(
     description: str | None = None,
     wait_timeout: float = 300.0,
 ) -> Registered:
+    """Register the source model once, even when several pipelines do it at the same moment.
+
+    Callers that all find no version all create one, each marked with its own
+    registration id. Each then looks again: the lowest version of the source is
+    the registered one, every caller deletes its own later duplicates, and only
+    the caller whose id the lowest version carries reports `created`.
+    """
     ref = parse_model_uri(model_uri, "model-uri")
     run_id, model_id = _source_ids(client, ref)
-    try:
-        client.get_registered_model(name)
-    except Exception as err:
-        if not _not_found(err):
-            raise
-        client.create_registered_model(name)
+    _ensure_registered_model(client, name)
+    lineage_tags = run_lineage(client, run_id)
     existing = find_version(client, name, ref, run_id, model_id)
     created = existing is None
     if existing is None:
-        version_tags = {**run_lineage(client, run_id), SOURCE_TAG: ref.uri, **(tags or {})}
-        source = f"models:/{model_id}" if model_id else ref.uri
-        kwargs: dict[str, Any] = {"tags": version_tags, "description": description}
-        if model_id:
-            kwargs["model_id"] = model_id
-        existing = client.create_model_version(name, source, run_id=run_id or None, **kwargs)
-    else:
+        registration = uuid.uuid4().hex
+        version_tags = {
+            **lineage_tags,
+            SOURCE_TAG: ref.uri,
+            REGISTRATION_TAG: registration,
+            **(tags or {}),
+        }
+        _create_version(
+            client, name, ref, run_id, model_id, version_tags, description, wait_timeout
+        )
+        existing, created = _settle_duplicates(client, name, ref, run_id, model_id, registration)
+    if not created:
         # Re-registration is a no-op for the version, but given tags still apply.
-        for key, value in {**run_lineage(client, run_id), **(tags or {})}.items():
-            client.set_model_version_tag(name, existing.version, key, value)
+        for key, value in {**lineage_tags, **(tags or {})}.items():
+            client.set_model_version_tag(name, str(existing.version), key, value)
         if description:
-            client.update_model_version(name, existing.version, description=description)
+            client.update_model_version(name, str(existing.version), description=description)
     version = str(existing.version)
     _wait_ready(client, name, version, wait_timeout)
     if alias:
-        client.set_registered_model_alias(name, alias, version)
+        _set_alias_once_agreed(client, name, alias, version)
     return Registered(name, version, created, run_id)
+
+
+def _create_version(
+    client: Any,
+    name: str,
+    ref: ModelRef,
+    run_id: str,
+    model_id: str,
+    version_tags: Mapping[str, str],
+    description: str | None,
+    wait_timeout: float,
+) -> None:
+    source = f"models:/{model_id}" if model_id else ref.uri
+    try:
+        client.create_model_version(
+            name,
+            source,
+            run_id=run_id or None,
+            tags=dict(version_tags),
+            description=description,
+            await_creation_for=max(1, math.ceil(wait_timeout)),
+            model_id=model_id or None,
+        )
+    except Exception:
+        # The server can commit the version and fail afterwards (a busy store while
+        # it tags the logged model); the version is then ours all the same.
+        registration = version_tags[REGISTRATION_TAG]
+        found = source_versions(client, name, ref, run_id, model_id)
+        if not any(_registration(v) == registration for v in found):
+            raise
+
+
+def _settle_duplicates(
+    client: Any, name: str, ref: ModelRef, run_id: str, model_id: str, registration: str
+) -> tuple[Any, bool]:
+    """(the registered version, whether this caller created it), our duplicates deleted.
+
+    The lowest version was committed first, so every caller that created a later
+    one sees it. A retried request can leave this caller more than one version.
+    """
+    found = source_versions(client, name, ref, run_id, model_id)
+    if not found:
+        raise ExternalError(f"registry: the version of {name} just created is not found")
+    first, later = found[0], found[1:]
+    for duplicate in later:
+        if _registration(duplicate) == registration:
+            client.delete_model_version(name, str(duplicate.version))
+    return first, _registration(first) == registration
+
+
+def _registration(version: Any) -> str:
+    tags = getattr(version, "tags", {}) or {}
+    return str(tags.get(REGISTRATION_TAG, ""))
+
+
+def _set_alias_once_agreed(client: Any, name: str, alias: str, version: str) -> None:
+    """Point `alias` at `version` while other callers may point it at the same version.
+
+    Two writers of one alias can collide inside the tracking server (a unique
+    constraint on its insert); when the alias already points where we want it,
+    the other writer did our work, otherwise we try again.
+    """
+    for attempt in range(3):
+        try:
+            client.set_registered_model_alias(name, alias, version)
+            return
+        except Exception:
+            if alias_version(client, name, alias) == version:
+                return
+            if attempt == 2:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+
+
+def _ensure_registered_model(client: Any, name: str) -> None:
+    """Create the registered model unless it exists; a concurrent creator is fine."""
+    try:
+        client.get_registered_model(name)
+        return
+    except Exception as err:
+        if not _not_found(err):
+            raise
+    try:
+        client.create_registered_model(name)
+    except Exception as err:
+        if getattr(err, "error_code", "") != "RESOURCE_ALREADY_EXISTS":
+            raise
 
 
 def _wait_ready(client: Any, name: str, version: str, timeout: float) -> None:

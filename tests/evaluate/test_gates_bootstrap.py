@@ -239,3 +239,36 @@ def test_roc_auc_is_exact_with_large_tied_groups() -> None:
         y, model, other, 2, ["roc_auc"], resamples=4, seed=0
     )["roc_auc"]
     assert np.all(np.abs(resampled.candidate - ours) < 0.005)
+
+
+def test_a_bootstrap_of_mostly_undefined_resamples_fails_the_rule() -> None:
+    champ = np.full(1000, 0.80)
+    clear = champ + 0.05
+    mostly_nan = clear.copy()
+    mostly_nan[:600] = np.nan  # e.g. roc_auc of resamples that hold one class only
+    judged = _decide("f1 >= champion", 0.85, 0.80, alpha=0.05, samples=(mostly_nan, champ))
+    assert judged.outcome == "fail"
+    assert "600 of 1000 bootstrap resamples of f1 are not finite" in judged.reason
+    # A few undefined resamples are left out; the rest still decide.
+    some_nan = clear.copy()
+    some_nan[:100] = np.nan
+    kept = _decide("f1 >= champion", 0.85, 0.80, alpha=0.05, samples=(some_nan, champ))
+    assert kept.outcome == "pass"
+
+
+@pytest.mark.parametrize(
+    ("metric", "higher", "shown"),
+    [("accuracy", True, "accuracy >= champion"), ("rmse", False, "rmse <= champion")],
+)
+def test_the_default_champion_rule_asks_for_improvement_in_the_metrics_direction(
+    metric: str, higher: bool, shown: str
+) -> None:
+    rule = gates.default_champion_rule(metric, higher)
+    assert str(rule) == shown
+    assert rule.label == f"{shown} (default)"
+    assert rule.asks_improvement
+    worse = 0.5 if higher else 2.0
+    judged = gates.decide(
+        rule, candidate=worse, champion=1.0, has_champion=True, alpha=None, samples=None
+    )
+    assert judged.outcome == "fail"

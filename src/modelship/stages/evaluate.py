@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -74,6 +75,16 @@ STAGE = Stage(
             "Gate rules, one a line, e.g. `accuracy >= 0.90`, `f1 >= champion - 0.01`, "
             "`rmse <= champion * 1.05`.",
             default="",
+        ),
+        Input(
+            "compare-with-champion",
+            "When a champion exists and no rule compares with it (empty `thresholds`, only "
+            "absolute rules), apply the default rule `<primary metric> >= champion` (`<=` for "
+            "rmse, mse, mae), tested like any improvement rule; the primary metric is the first "
+            "of `metrics`, by default accuracy or rmse. `false` turns the default rule off, e.g. "
+            "to gate on absolute thresholds only.",
+            default="true",
+            type="boolean",
         ),
         Input(
             "significance",
@@ -185,13 +196,31 @@ def _alpha(ctx: StageContext) -> float | None:
     return alpha
 
 
-def run(ctx: StageContext) -> Result:
-    import os
+@dataclass(frozen=True)
+class Checked:
+    """The inputs that shape the judgement, checked before MLflow is contacted."""
 
-    from modelship import gates, tracking
+    rules: list[Rule]
+    alpha: float | None
+    resamples: int
+    seed: int
+
+
+SEED_MAX = 2**32 - 1
+
+
+def _checked_inputs(ctx: StageContext) -> Checked:
+    """Every input evaluate can judge alone, so bad input exits 2 before any MLflow call."""
+    from modelship import gates
 
     rules = gates.parse_rules(ctx.inputs.text("thresholds"))
     gates.check_metrics(rules, _known_metrics())
+    unknown = [m for m in ctx.inputs.items("metrics") if m.lower() not in _known_metrics()]
+    if unknown:
+        raise UsageError(
+            f"input 'metrics': unknown metric {unknown[0]!r}",
+            f"known metrics: {', '.join(_known_metrics())}",
+        )
     alpha = _alpha(ctx)
     resamples = ctx.inputs.integer("bootstrap-samples") or 0
     if resamples < 0 or resamples > 100_000:
@@ -201,6 +230,36 @@ def run(ctx: StageContext) -> Result:
             "a rule asks for improvement with significance on, but bootstrap-samples < 100",
             "use at least 100 resamples (1000 is the default), or significance: off",
         )
+    seed = ctx.inputs.integer("seed") or 0
+    if not 0 <= seed <= SEED_MAX:
+        raise UsageError(f"input 'seed' must be between 0 and {SEED_MAX}; got {seed}")
+    _check_model_uri(ctx.inputs.text("model-uri"), "model-uri")
+    champion = ctx.inputs.optional("champion")
+    if champion:
+        _check_model_uri(champion, "champion")
+    return Checked(rules, alpha, resamples, seed)
+
+
+def _check_model_uri(value: str, what: str) -> None:
+    """A URI MLflow can load: no blanks or control characters, a scheme, known forms parsed."""
+    from modelship import tracking
+
+    hint = "e.g. runs:/<run-id>/model, models:/m-<id>, models:/<name>/<version>"
+    if not value or any(c.isspace() or not c.isprintable() for c in value):
+        raise UsageError(
+            f"input '{what}' must be a model URI without blanks or control characters", hint
+        )
+    if value.startswith(("runs:", "models:")):
+        tracking.parse_model_uri(value, what)
+    elif not re.match(r"[A-Za-z][A-Za-z0-9+.-]*:", value):
+        raise UsageError(f"input '{what}': {value[:80]!r} is not a model URI", hint)
+
+
+def run(ctx: StageContext) -> Result:
+    from modelship import tracking
+
+    checked = _checked_inputs(ctx)
+    alpha = checked.alpha
     name = ctx.inputs.text("model-name")
     comment_mode = ctx.inputs.text("comment")
     if comment_mode == "true":
@@ -209,16 +268,11 @@ def run(ctx: StageContext) -> Result:
     uri = tracking.resolve_tracking_uri(ctx.inputs.optional("tracking-uri"), ctx.env, ctx.workspace)
     for secret in tracking.uri_secrets(uri, ctx.env):
         ctx.log.mask(secret)
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     client = tracking.client(uri)
-    import mlflow
-
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
 
     outcome = Outcome()
     try:
-        _evaluate(ctx, client, name, rules=rules, alpha=alpha, resamples=resamples, outcome=outcome)
+        _evaluate(ctx, client, uri, name, checked, outcome=outcome)
     except GateFailed as err:
         outcome.error = err.line()
     report_dir = ctx.reports_dir
@@ -252,7 +306,9 @@ def run(ctx: StageContext) -> Result:
     if outcome.error is not None:
         return Result(outputs, gate_failed=f"evaluation failed closed: {outcome.error}")
     if not outcome.passed:
-        failed = "; ".join(f"{g.rule}: {g.reason}" for g in outcome.gates if g.outcome == "fail")
+        failed = "; ".join(
+            f"{g.rule.label}: {g.reason}" for g in outcome.gates if g.outcome == "fail"
+        )
         if ctx.inputs.flag("fail-on-regression"):
             return Result(outputs, gate_failed=f"gates failed: {failed}")
         ctx.log.warning(f"gates failed (fail-on-regression is false): {failed}")
@@ -276,16 +332,15 @@ def _finite(values: dict[str, float]) -> dict[str, float | None]:
 def _evaluate(
     ctx: StageContext,
     client: Any,
+    tracking_uri: str,
     name: str,
+    checked: Checked,
     *,
-    rules: list[Rule],
-    alpha: float | None,
-    resamples: int,
     outcome: Outcome,
 ) -> None:
     import numpy as np
 
-    from modelship import bootstrap, evaluation, evaluation_report, gates
+    from modelship import bootstrap, evaluation, evaluation_report
 
     data_path = ctx.inputs.path("data", ctx.workspace)
     assert data_path is not None
@@ -295,22 +350,23 @@ def _evaluate(
     task: bootstrap.Task = evaluation.detect_task(y) if task_input == "auto" else task_input  # type: ignore[assignment]
     outcome.task, outcome.rows = task, len(y)
     outcome.notes.append(f"{len(y)} validation rows from {data_path.name}, task {task}")
+    rules, alpha, resamples, seed = checked.rules, checked.alpha, checked.resamples, checked.seed
+    evaluation.check_metrics_apply(task, [*ctx.inputs.items("metrics"), *(r.metric for r in rules)])
 
     candidate_uri = ctx.inputs.text("model-uri")
     with ctx.log.group(f"scoring the candidate {candidate_uri}"):
-        candidate_model = evaluation.load_model(candidate_uri, "candidate")
+        candidate_model = evaluation.load_model(client, candidate_uri, "candidate", tracking_uri)
         scored = [evaluation.score(candidate_model, candidate_uri, features, "candidate", task)]
 
     champion_uri = _champion_uri(ctx, client, name, outcome)
     if champion_uri:
         with ctx.log.group(f"scoring the champion {champion_uri}"):
-            champion_model = evaluation.load_model(champion_uri, "champion")
+            champion_model = evaluation.load_model(client, champion_uri, "champion", tracking_uri)
             scored.append(
                 evaluation.score(champion_model, champion_uri, features, "champion", task)
             )
 
     rule_metrics = [r.metric for r in rules]
-    seed = ctx.inputs.integer("seed") or 0
     if task == "classification":
         encoded = evaluation.encode_classification(y, scored)
         n_classes = encoded.n_classes
@@ -376,6 +432,22 @@ def _evaluate(
                         truth, values[0], values[1], names, resamples=resamples, seed=seed
                     )
 
+    _judge(ctx, rules, alpha=alpha, resamples=resamples, seed=seed, outcome=outcome)
+
+
+def _judge(
+    ctx: StageContext,
+    rules: list[Rule],
+    *,
+    alpha: float | None,
+    resamples: int,
+    seed: int,
+    outcome: Outcome,
+) -> None:
+    """Every rule, plus the default one when no rule compares with the champion."""
+    from modelship import bootstrap, gates
+
+    rules = [*rules, *_default_rule(ctx, rules, outcome)]
     bad = [f"{k}={v}" for k, v in outcome.candidate.items() if not math.isfinite(v)]
     if bad:
         raise GateFailed(f"candidate metrics are not finite: {', '.join(bad)}")
@@ -408,6 +480,27 @@ def _evaluate(
                 samples=(pair.candidate, pair.champion) if pair is not None else None,
             )
         )
+
+
+def _default_rule(ctx: StageContext, rules: list[Rule], outcome: Outcome) -> list[Rule]:
+    """The fail-closed gate against the champion, unless a rule or the user says otherwise."""
+    from modelship import gates
+    from modelship.bootstrap import HIGHER_IS_BETTER
+
+    if outcome.champion is None or gates.compares_with_champion(rules) or not outcome.metrics:
+        return []
+    if not ctx.inputs.flag("compare-with-champion"):
+        outcome.notes.append(
+            "no rule compares with the champion, and compare-with-champion is false"
+        )
+        return []
+    primary = outcome.metrics[0]
+    rule = gates.default_champion_rule(primary, HIGHER_IS_BETTER[primary])
+    outcome.notes.append(
+        f"the default rule {rule} applies: no rule in thresholds compares with the champion "
+        "(compare-with-champion: false turns it off)"
+    )
+    return [rule]
 
 
 def _champion_uri(ctx: StageContext, client: Any, name: str, outcome: Outcome) -> str:
@@ -459,7 +552,7 @@ def _write_reports(ctx: StageContext, name: str, outcome: Outcome, alpha: float 
         )
     orphan = [g for g in outcome.gates if g.rule.metric not in outcome.metrics]
     for gate in orphan:
-        summary.text(f"{gate.rule}: {rep.result_text(gate)}")
+        summary.text(f"{gate.rule.label}: {rep.result_text(gate)}")
     for note in outcome.notes:
         summary.text(note)
     for plot in outcome.plots:
@@ -564,7 +657,7 @@ def _log_run(ctx: StageContext, client: Any, name: str, outcome: Outcome, junit:
 def _gate_records(outcome: Outcome) -> list[dict[str, Any]]:
     return [
         {
-            "rule": str(g.rule),
+            "rule": g.rule.label,
             "outcome": g.outcome,
             "reason": g.reason,
             "candidate": _num(g.candidate),

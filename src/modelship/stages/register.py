@@ -57,23 +57,27 @@ STAGE = Stage(
 )
 
 
-def run(ctx: StageContext) -> Result:
-    import os
+MAX_WAIT_SECONDS = 24 * 3600
 
+
+def run(ctx: StageContext) -> Result:
     from modelship import registry, tracking
     from modelship.ci.inputs import parse_key_values
 
     name = ctx.inputs.text("model-name")
     tags = parse_key_values("tags", ctx.inputs.text("tags"))
     timeout = ctx.inputs.number("wait-timeout") or 300.0
-    if timeout <= 0:
-        raise UsageError("input 'wait-timeout' must be positive")
+    if not 0 < timeout <= MAX_WAIT_SECONDS:
+        raise UsageError(
+            f"input 'wait-timeout' must be between 0 and {MAX_WAIT_SECONDS} seconds; "
+            f"got {timeout:g}"
+        )
+    model_uri = ctx.inputs.text("model-uri")
+    tracking.parse_model_uri(model_uri, "model-uri")  # exit 2 before the registry is contacted
     uri = tracking.resolve_tracking_uri(ctx.inputs.optional("tracking-uri"), ctx.env, ctx.workspace)
     for secret in tracking.uri_secrets(uri, ctx.env):
         ctx.log.mask(secret)
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     client = tracking.client(uri)
-    model_uri = ctx.inputs.text("model-uri")
     done = registry.guarded(
         lambda: registry.register(
             client,

@@ -1,0 +1,123 @@
+"""Bad evaluate/register input: one `error:` line and exit 2, before MLflow is contacted."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from tests.evaluate.conftest import clean_env, run_cli
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    seen: ClassVar[list[str]] = []
+
+    def _answer(self) -> None:
+        self.seen.append(self.path)
+        self.send_response(500)
+        self.end_headers()
+
+    do_GET = do_POST = do_PATCH = do_DELETE = _answer
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+@pytest.fixture
+def tracking_server() -> Iterator[tuple[str, list[str]]]:
+    """A tracking URI that records every request made to it."""
+    seen: ClassVar[list[str]] = []
+    handler = type("Recorder", (_Recorder,), {"seen": seen})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    (tmp_path / "data" / "folder").mkdir(parents=True)
+    (tmp_path / "data" / "validation.csv").write_text("x,label\n1,0\n2,1\n3,0\n4,1\n")
+    return tmp_path
+
+
+EVALUATE = [
+    "evaluate",
+    "--model-uri",
+    "runs:/0123abcd/model",
+    "--model-name",
+    "churn",
+    "--data",
+    "data/validation.csv",
+    "--target",
+    "label",
+]
+
+
+def _with(args: list[str], flag: str, value: str) -> list[str]:
+    if flag in args:
+        at = args.index(flag)
+        return [*args[: at + 1], value, *args[at + 2 :]]
+    return [*args, flag, value]
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--seed", "-1", "input 'seed' must be between 0 and"),
+        ("--seed", "1e30", "input 'seed' must be between 0 and"),
+        ("--metrics", "nan", "unknown metric 'nan'"),
+        ("--metrics", "rmse", "metric 'rmse' does not apply to classification"),
+        ("--thresholds", "mae <= champion", "metric 'mae' does not apply to classification"),
+        ("--data", "data/folder", "is a directory"),
+        ("--champion", "the champion", "input 'champion' must be a model URI"),
+        ("--champion", "models:/churn@", "is not a model URI"),
+        ("--model-uri", "runs:/0123abcd/model\n::set-output name=x::y", "input 'model-uri'"),
+        ("--model-uri", "not a uri", "input 'model-uri' must be a model URI"),
+        ("--model-uri", "runs:/0123abcd", "names a run but no artifact path"),
+    ],
+)
+def test_bad_evaluate_input_exits_2_before_any_mlflow_call(
+    workspace: Path, tracking_server: tuple[str, list[str]], flag: str, value: str, message: str
+) -> None:
+    uri, seen = tracking_server
+    result = run_cli(_with(EVALUATE, flag, value), clean_env(MLFLOW_TRACKING_URI=uri), workspace)
+    assert result.code == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    assert message in lines[0]
+    assert seen == []
+
+
+REGISTER = ["register", "--model-uri", "runs:/0123abcd/model", "--model-name", "churn"]
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--wait-timeout", "-1", "input 'wait-timeout' must be"),
+        ("--wait-timeout", "1e30", "input 'wait-timeout' must be"),
+        ("--model-uri", "runs:/0123abcd/model\n::set-output name=x::y", "input 'model-uri'"),
+        ("--model-uri", "models:/churn/3", "already names a registered model"),
+    ],
+)
+def test_bad_register_input_exits_2_before_any_mlflow_call(
+    workspace: Path, tracking_server: tuple[str, list[str]], flag: str, value: str, message: str
+) -> None:
+    uri, seen = tracking_server
+    result = run_cli(_with(REGISTER, flag, value), clean_env(MLFLOW_TRACKING_URI=uri), workspace)
+    assert result.code == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    assert message in lines[0]
+    assert seen == []
