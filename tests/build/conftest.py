@@ -1,4 +1,4 @@
-"""Fixtures of the build area: a logged model, a Buildah store with a base image, a fake engine."""
+"""Fixtures of the build area: a logged model, a Buildah store with a base image."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from tests.build.baseimage import (
     ensure_base_image,
     ensure_image_without_python,
 )
-from tests.fakes.docker_engine import FakeEngine, docker_engine
 from tests.fixtures.mlflow_server import MlflowServer
 
 GIT_SHA = "3f2a9c1d4e5b6a7980c1d2e3f4a5b6c7d8e9f0a1"
@@ -111,12 +110,6 @@ def run_build(tmp_path: Path) -> Iterator[object]:
         return StageRun(code, out.getvalue(), err.getvalue(), workspace)
 
     return run
-
-
-@pytest.fixture
-def fake_engine() -> Iterator[FakeEngine]:
-    with docker_engine() as engine:
-        yield engine
 
 
 @dataclass(frozen=True)
