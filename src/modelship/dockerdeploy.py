@@ -240,8 +240,11 @@ class DockerDeployer:
         try:
             self._prove(candidate, "the candidate")
         except CandidateFailed as err:
-            self._remove(candidate_name)
-            self.timeline.add(f"removed {candidate_name}; {plan.name} was not touched")
+            if plan.rollback:
+                self._remove(candidate_name)
+                self.timeline.add(f"removed {candidate_name}; {plan.name} was not touched")
+            else:
+                self.timeline.add(f"left {candidate_name} for inspection (rollback-on-failure)")
             return self._failed(str(err), previous_revision, current)
         try:
             return self._switch(image, revision, previous_revision, current, stable_port)
@@ -267,6 +270,9 @@ class DockerDeployer:
         try:
             url, result = self._prove(final, plan.name)
         except CandidateFailed as err:
+            if not plan.rollback:
+                self.timeline.add(f"left the failing {plan.name} (rollback-on-failure is false)")
+                return self._failed(str(err), previous_revision, None)
             self._remove(plan.name)
             if current is not None:
                 current.rename(plan.name)
@@ -286,7 +292,7 @@ class DockerDeployer:
         return DockerOutcome(
             "rolled-back" if rolled_back else "failed",
             endpoint,
-            previous_revision,
+            previous_revision if current is not None else "",
             previous_revision,
             rolled_back,
             self.plan.name if current is not None else "",

@@ -195,3 +195,68 @@ def test_docker_builder_asked_for_but_absent_exits_3(run_build, logged_model: Lo
     assert done.code == 3
     assert "builder docker is not available" in done.stderr
     assert "did not answer" in done.stderr
+
+
+# -- build arguments and secrets -------------------------------------------------
+
+
+def test_secrets_are_mounted_for_the_pip_step_only_and_build_args_declared_before_it(
+    run_build, logged_model: LoggedModel
+) -> None:
+    done = run_build(
+        [
+            "--model-uri",
+            logged_model.run_uri,
+            "--image",
+            "ghcr.io/acme/churn",
+            "--tags",
+            "t",
+            "--secrets",
+            "id=pipconf,env=PIP_CONF\nid=cacert,env=COMPANY_CA",
+            "--build-args",
+            "PIP_INDEX_URL=https://pypi.example.com/simple,with-a-comma",
+            "--context-dir",
+            "ctx",
+        ],
+        _env(logged_model, PIP_CONF="[global]\nindex-url = x", COMPANY_CA="pem"),
+    )
+    assert done.code == 0, done.stderr
+    text = (done.workspace / "ctx" / "Containerfile").read_text()
+    pip_at = text.index("pip install --no-cache-dir -r /opt/modelship/requirements/")
+    step = text[text.rindex("\nRUN ", 0, pip_at) : pip_at]
+    assert "--mount=type=secret,id=pipconf --mount=type=secret,id=cacert" in step
+    assert "export PIP_CONFIG_FILE=/run/secrets/pipconf" in step
+    assert "export PIP_CERT=/run/secrets/cacert" in step
+    assert "\nARG PIP_INDEX_URL\n" in text[:pip_at]
+    # Only that step sees them: no other instruction mounts or copies a secret.
+    assert text.count("--mount=type=secret") == 2
+    assert "index-url = x" not in text
+
+
+@pytest.mark.parametrize(
+    ("secrets", "message"),
+    [
+        ("id=pipconf", "is not id=NAME,src=FILE or id=NAME,env=VARIABLE"),
+        ("id=pipconf,src=a,env=B", "is not id=NAME,src=FILE or id=NAME,env=VARIABLE"),
+        ("id=x,env=A\nid=x,env=B", "id 'x' is given twice"),
+        ("id=pipconf,src=../../etc/passwd", "outside"),
+    ],
+)
+def test_a_malformed_or_escaping_secret_is_a_usage_error(
+    run_build, logged_model: LoggedModel, secrets: str, message: str
+) -> None:
+    done = run_build(
+        [
+            "--model-uri",
+            logged_model.run_uri,
+            "--image",
+            "acme/churn",
+            "--secrets",
+            secrets,
+            "--context-dir",
+            "ctx",
+        ],
+        _env(logged_model),
+    )
+    assert done.code == 2
+    assert message in done.stderr

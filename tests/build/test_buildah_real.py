@@ -353,3 +353,54 @@ def test_podman_builds_the_image_and_reads_its_labels(
     assert done.outputs["digest"] == data["Digest"]
     # It shares Buildah's layer cache: the dependency layer was not rebuilt.
     assert "Collecting " not in done.stderr
+
+
+def test_the_podman_image_ref_runs_on_podman_and_answers_predictions(
+    run_build, buildah_env: BuildahEnv, logged_model: LoggedModel
+) -> None:
+    if shutil.which("podman") is None:
+        pytest.skip("needs podman (apt-get install podman)")
+    done = run_build(
+        [
+            "--model-uri",
+            logged_model.registered_uri,
+            "--image",
+            IMAGE,
+            "--tags",
+            "podman-run",
+            "--base-image",
+            buildah_env.base_image,
+            "--builder",
+            "podman",
+        ],
+        _env(logged_model, buildah_env),
+    )
+    assert done.code == 0, done.stderr[-3000:]
+    image_ref = done.outputs["image-ref"]
+    assert image_ref == f"{IMAGE}:podman-run"
+    port = free_port()
+    env = {**os.environ, **buildah_env.store.env}
+    # runc, and rlimits no higher than this machine's hard limits.
+    limits = ["--ulimit", "nofile=20000:20000", "--ulimit", "nproc=32768:32768"]
+    publish = ["-p", f"127.0.0.1:{port}:8080"]
+    started = subprocess.run(
+        ["podman", "run", "-d", "--runtime", "runc", *limits, *publish, image_ref],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert started.returncode == 0, started.stderr[-2000:]
+    container = started.stdout.strip()
+    try:
+        wait_http(f"http://127.0.0.1:{port}/ping", timeout=180)
+        rows = {"dataframe_split": {"columns": ["tenure", "calls"], "data": [[1.5, 9.0]]}}
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations",
+            data=json.dumps(rows).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            assert json.loads(response.read()) == {"predictions": [1]}
+    finally:
+        subprocess.run(["podman", "rm", "-f", container], env=env, capture_output=True, check=False)

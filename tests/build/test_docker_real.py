@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from tests.build.conftest import DATA_VERSION, GIT_SHA, LoggedModel, StageRun
+from tests.build.private_index import MARKER, MODULE, PACKAGE, VERSION, private_index
 from tests.build.registry import Registry, registry
 from tests.build.registry import available as registry_available
 from tests.fixtures.docker_engine import DockerEngine
@@ -282,3 +283,89 @@ def test_a_refused_push_exits_3_and_never_shows_the_password(
     assert done.code == 3
     assert "refused" in done.stderr
     assert wrong not in done.everything()
+
+
+# -- build secrets: a private index that needs a password ------------------------
+
+INDEX_PASSWORD = "Pr1vate-index-s3cret-77"
+
+
+@pytest.fixture(scope="module")
+def private_model(mlflow_tracking: Any) -> str:
+    import mlflow
+    import mlflow.pyfunc
+
+    client_uri = mlflow_tracking.uri
+    mlflow.set_tracking_uri(client_uri)
+    mlflow.set_experiment("build-secrets")
+
+    class Constant(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+        """Needs only MLflow and the private package; never loaded here."""
+
+        def predict(self, context: Any, model_input: Any) -> Any:
+            return [0 for _ in range(len(model_input))]
+
+    with mlflow.start_run() as run:
+        mlflow.pyfunc.log_model(
+            name="model",
+            python_model=Constant(),
+            pip_requirements=[f"mlflow-skinny=={mlflow.__version__}", f"{PACKAGE}=={VERSION}"],
+        )
+    return f"runs:/{run.info.run_id}/model"
+
+
+def _image_bytes(image: Any) -> bytes:
+    return b"".join(image.save(named=False))
+
+
+def test_a_secret_pip_configuration_reaches_the_private_index_and_no_layer_or_history(
+    run_build,
+    real_docker: DockerEngine,
+    docker_base_image: str,
+    private_model: str,
+    mlflow_tracking: Any,
+) -> None:
+    with private_index("ci-reader", INDEX_PASSWORD) as index:
+        pip_conf = f"[global]\nindex-url = {index.url}\nextra-index-url = https://pypi.org/simple\n"
+        done = run_build(
+            [
+                "--model-uri",
+                private_model,
+                "--image",
+                IMAGE,
+                "--tags",
+                "secret",
+                "--builder",
+                "docker",
+                "--base-image",
+                docker_base_image,
+                "--secrets",
+                "id=pipconf,env=PIP_CONF_SECRET",
+                "--build-args",
+                "PIP_DEFAULT_TIMEOUT=120",
+                "--network",
+                "host",
+            ],
+            {
+                "MLFLOW_TRACKING_URI": mlflow_tracking.uri,
+                **real_docker.env,
+                "PIP_CONF_SECRET": pip_conf,
+            },
+        )
+        assert done.code == 0, done.stderr[-4000:]
+        assert (f"/simple/{PACKAGE}/", True) in index.requests
+    assert INDEX_PASSWORD not in done.everything()
+
+    image = real_docker.client.images.get(f"{IMAGE}:secret")
+    # The private package is in the image...
+    output = real_docker.client.containers.run(
+        image.id,
+        ["python", "-c", f"import {MODULE}; print({MODULE}.VALUE)"],
+        remove=True,
+    )
+    assert output.decode().strip() == MARKER
+    # ...and the password that fetched it is in no layer and no history entry.
+    assert INDEX_PASSWORD.encode() not in _image_bytes(image)
+    history = json.dumps(image.history())
+    assert INDEX_PASSWORD not in history
+    assert "PIP_DEFAULT_TIMEOUT=120" in history  # build args are history, by design
