@@ -149,9 +149,10 @@ def test_the_unpushed_image_ref_runs_and_answers_ping_and_invocations_as_a_non_r
         pd.DataFrame(rows, columns=["tenure", "calls"])
     )
     assert body == {"predictions": [int(value) for value in reference]}
-    processes = container.top(ps_args="-o uid,args")["Processes"]
-    assert processes
-    assert {row[0] for row in processes} == {"10001"}
+    top = container.top(ps_args="-o pid,uid,args")
+    uid_column = top["Titles"].index("UID")
+    assert top["Processes"]
+    assert {row[uid_column] for row in top["Processes"]} == {"10001"}
 
 
 def test_the_engine_reports_the_container_healthy(served: tuple[str, Any]) -> None:

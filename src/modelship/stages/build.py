@@ -10,8 +10,9 @@ from modelship.stages.shared import TRACKING_URI
 
 if TYPE_CHECKING:
     from datetime import datetime
+    from pathlib import Path
 
-    from modelship.images.builders import BuiltImage
+    from modelship.images.builders import Builder, BuiltImage
     from modelship.images.buildsecrets import SecretSource
     from modelship.images.labels import LabelFacts
     from modelship.images.model import ModelInfo
@@ -222,11 +223,7 @@ def run(ctx: StageContext) -> Result:
         if isinstance(builder, builders.CliBuilder | builders.DockerBuilder):
             builder.base_image = base_image
         ctx.log.info(f"building {refs[0]} with {builder.name} from {base_image}")
-        with buildsecrets.secret_files(secret_sources, ctx.env) as files:
-            for value in buildsecrets.secret_values(files):
-                ctx.log.mask(value)
-            options = buildsecrets.BuildOptions(build_args, files, ctx.inputs.text("network"))
-            built = builder.build(target, refs, ctx.inputs.optional("platform"), ctx.log, options)
+        built = _build_with_secrets(ctx, builder, target, refs, build_args, secret_sources)
 
     digest = built.digest
     if push:
@@ -244,6 +241,33 @@ def run(ctx: StageContext) -> Result:
     image_ref = f"{repo}@{digest}" if push and digest else refs[0]
     ctx.log.info(f"built {refs[0]} ({_size(built.size)}), {image_ref or 'no digest'}")
     return Result({"image": refs[0], "tags": refs, "digest": digest, "image-ref": image_ref})
+
+
+def _build_with_secrets(
+    ctx: StageContext,
+    builder: Builder,
+    context: Path,
+    refs: list[str],
+    build_args: dict[str, str],
+    sources: list[SecretSource],
+) -> BuiltImage:
+    """Build with the secrets as files that exist for the build only, masked in the log."""
+    from modelship.ci.errors import UsageError
+    from modelship.images import buildcontext, buildsecrets
+
+    with buildsecrets.secret_files(sources, ctx.env) as files:
+        for value in buildsecrets.secret_values(files):
+            ctx.log.mask(value)
+        texts = [path.read_text(encoding="utf-8", errors="replace") for path in files.values()]
+        copied = buildcontext.find_secret(context, texts)
+        if copied is not None:
+            raise UsageError(
+                f"a build secret is a file of the build context "
+                f"({copied.relative_to(context)}): it would land in a layer",
+                "keep pip configurations and credentials out of the model's artifacts",
+            )
+        options = buildsecrets.BuildOptions(build_args, files, ctx.inputs.text("network"))
+        return builder.build(context, refs, ctx.inputs.optional("platform"), ctx.log, options)
 
 
 def _secret_sources(ctx: StageContext) -> list[SecretSource]:
