@@ -184,8 +184,13 @@ class DockerDeployer:
     # -- checks -----------------------------------------------------------------
 
     def _wait_ready(self, container: Any, url: str) -> None:
-        """Until the engine calls it healthy (or, without a HEALTHCHECK, `/ping` answers)."""
+        """Until the engine calls it healthy (or, without a HEALTHCHECK, `/ping` answers).
+
+        `unhealthy` is not final: a server slower to start than the image's
+        start period turns healthy at its first passing probe. `timeout` bounds it.
+        """
         deadline = time.monotonic() + self.plan.timeout
+        health: str | None = None
         while time.monotonic() < deadline:
             container.reload()
             state = container.attrs.get("State") or {}
@@ -194,13 +199,12 @@ class DockerDeployer:
                     f"{container.name} exited with {state.get('ExitCode')}: " + _tail(container)
                 )
             health = (state.get("Health") or {}).get("Status")
-            if health == "unhealthy":
-                raise CandidateFailed(f"{container.name} is unhealthy: " + _tail(container))
             if health == "healthy" or (health is None and smoke.ping(url)):
                 return
             time.sleep(1)
         raise CandidateFailed(
-            f"{container.name} was not healthy within {self.plan.timeout:.0f}s: " + _tail(container)
+            f"{container.name} was not healthy within {self.plan.timeout:.0f}s "
+            f"({health or 'no answer on /ping'}): " + _tail(container)
         )
 
     def _smoke(self, url: str) -> smoke.SmokeResult:

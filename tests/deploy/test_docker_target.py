@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,13 +80,14 @@ PAYLOAD = '[{"a": 1.0, "b": 18.0}, {"a": 15.0, "b": 4.0}]'
 def serving_images(
     real_docker: DockerEngine, docker_base_image: str, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, str]:
-    """Three images: v1 and v2 answer (differently), `broken` fails every prediction."""
+    """v1 and v2 answer (differently), `broken` fails every prediction, `crash` never starts."""
     images: dict[str, str] = {}
-    for tag, answer in (("v1", [0, 1]), ("v2", [1, 1]), ("broken", None)):
+    answers = {"v1": "[0, 1]", "v2": "[1, 1]", "broken": "null", "crash": "not json"}
+    for tag, answer in answers.items():
         context = tmp_path_factory.mktemp(f"image-{tag}")
         (context / "server.py").write_text(SERVER)
         (context / "Dockerfile").write_text(
-            CONTAINERFILE.format(base=docker_base_image, answer=json.dumps(answer))
+            CONTAINERFILE.format(base=docker_base_image, answer=answer)
         )
         ref = f"localhost/modelship-test/serving:{tag}"
         real_docker.client.images.build(path=str(context), tag=ref, rm=True)
@@ -186,6 +188,20 @@ def test_an_image_that_fails_the_smoke_test_rolls_back_and_the_old_container_kee
     assert _predict(endpoint) == (200, {"predictions": [0, 1]})
     names = [c.name for c in real_docker.client.containers.list(all=True)]
     assert app_name + "-candidate" not in names
+
+
+def test_a_container_that_exits_at_start_is_rolled_back_without_waiting_for_the_timeout(
+    real_docker: DockerEngine, serving_images: dict[str, str], app_name: str, tmp_path: Path
+) -> None:
+    good = _deploy(tmp_path / "good", real_docker, app_name, serving_images["v1"])
+    assert good.code == 0, good.stderr[-3000:]
+    started = time.monotonic()
+    crash = _deploy(tmp_path / "crash", real_docker, app_name, serving_images["crash"])
+    assert crash.code == 1
+    assert time.monotonic() - started < 60  # the timeout is 90 s
+    assert crash.outputs["status"] == "rolled-back"
+    assert f"{app_name}-candidate exited with 1" in crash.stderr
+    assert _predict(good.outputs["endpoint"]) == (200, {"predictions": [0, 1]})
 
 
 def test_a_first_deploy_of_a_failing_image_fails_and_leaves_nothing_running(
