@@ -181,6 +181,16 @@ class DockerDeployer:
                 raise ExternalError(f"the engine published no port for {container.name}")
             time.sleep(0.2)
 
+    def _configured_port(self, container: Any) -> int | None:
+        """The host port a container keeps across restarts: its binding, else the live one."""
+        bindings = (container.attrs.get("HostConfig") or {}).get("PortBindings") or {}
+        for binding in bindings.get(f"{self.plan.container_port}/tcp") or []:
+            if str(binding.get("HostPort") or "").isdigit():
+                return int(binding["HostPort"])
+        if container.status == "running":
+            return self._published_port(container)
+        return None
+
     # -- checks -----------------------------------------------------------------
 
     def _wait_ready(self, container: Any, url: str) -> None:
@@ -236,7 +246,7 @@ class DockerDeployer:
         image, revision = image_revision(self.client, plan.image)
         current = self._get(plan.name)
         previous_revision = str((current.labels or {}).get(REVISION_LABEL, "")) if current else ""
-        stable_port = plan.host_port or (self._published_port(current) if current else None)
+        stable_port = plan.host_port or (self._configured_port(current) if current else None)
         candidate_name = plan.name + CANDIDATE_SUFFIX
         self._remove(candidate_name)
         candidate = self._start(candidate_name, image, revision, None)
@@ -289,9 +299,8 @@ class DockerDeployer:
         )
 
     def _failed(self, reason: str, previous_revision: str, current: Any | None) -> DockerOutcome:
-        endpoint = ""
-        if current is not None:
-            endpoint = f"http://{self.host}:{self._published_port(current)}"
+        port = self._configured_port(current) if current is not None else None
+        endpoint = f"http://{self.host}:{port}" if port else ""
         rolled_back = current is not None and self.plan.rollback
         return DockerOutcome(
             "rolled-back" if rolled_back else "failed",

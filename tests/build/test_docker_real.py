@@ -304,8 +304,8 @@ def private_model(mlflow_tracking: Any) -> str:
     class Constant(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
         """Needs only MLflow and the private package; never loaded here."""
 
-        def predict(self, context: Any, model_input: Any) -> Any:
-            return [0 for _ in range(len(model_input))]
+        def predict(self, context: Any, model_input: list[Any]) -> list[int]:
+            return [0 for _ in model_input]
 
     with mlflow.start_run() as run:
         mlflow.pyfunc.log_model(
