@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.build.baseimage import (
@@ -17,6 +18,7 @@ from tests.build.baseimage import (
     ensure_base_image,
     ensure_image_without_python,
 )
+from tests.build.private_index import PACKAGE, VERSION
 from tests.fixtures.mlflow_server import MlflowServer
 
 GIT_SHA = "3f2a9c1d4e5b6a7980c1d2e3f4a5b6c7d8e9f0a1"
@@ -139,3 +141,28 @@ def buildah_env() -> BuildahEnv:
     how = "made" if took else "cached"
     print(f"\nbase image {base}: {how} in {time.monotonic() - started:.1f}s")
     return BuildahEnv(store, base, without)
+
+
+@pytest.fixture(scope="session")
+def private_model(mlflow_tracking: MlflowServer) -> str:
+    """A model whose requirements name a package only the private test index has."""
+    import mlflow
+    import mlflow.pyfunc
+
+    client_uri = mlflow_tracking.uri
+    mlflow.set_tracking_uri(client_uri)
+    mlflow.set_experiment("build-secrets")
+
+    class Constant(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+        """Needs only MLflow and the private package; never loaded here."""
+
+        def predict(self, context: Any, model_input: list[Any]) -> list[int]:
+            return [0 for _ in model_input]
+
+    with mlflow.start_run() as run:
+        mlflow.pyfunc.log_model(
+            name="model",
+            python_model=Constant(),
+            pip_requirements=[f"mlflow-skinny=={mlflow.__version__}", f"{PACKAGE}=={VERSION}"],
+        )
+    return f"runs:/{run.info.run_id}/model"

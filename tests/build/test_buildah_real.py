@@ -404,3 +404,60 @@ def test_the_podman_image_ref_runs_on_podman_and_answers_predictions(
             assert json.loads(response.read()) == {"predictions": [1]}
     finally:
         subprocess.run(["podman", "rm", "-f", container], env=env, capture_output=True, check=False)
+
+
+# -- build secrets with Buildah ------------------------------------------------------
+
+INDEX_PASSWORD = "Buildah-index-s3cret-31"
+
+
+def test_buildah_mounts_a_secret_pip_configuration_that_no_layer_or_history_keeps(
+    run_build,
+    buildah_env: BuildahEnv,
+    private_model: str,
+    logged_model: LoggedModel,
+    tmp_path: Path,
+) -> None:
+    from tests.build.private_index import MARKER, MODULE, PACKAGE, private_index
+
+    with private_index("ci-reader", INDEX_PASSWORD) as index:
+        pip_conf = f"[global]\nindex-url = {index.url}\nextra-index-url = https://pypi.org/simple\n"
+        done = run_build(
+            [
+                "--model-uri",
+                private_model,
+                "--image",
+                IMAGE,
+                "--tags",
+                "secret",
+                "--builder",
+                "buildah",
+                "--base-image",
+                buildah_env.base_image,
+                "--secrets",
+                "id=pipconf,env=PIP_CONF_SECRET",
+                "--network",
+                "host",
+            ],
+            {**_env(logged_model, buildah_env), "PIP_CONF_SECRET": pip_conf},
+        )
+        assert done.code == 0, done.stderr[-4000:]
+        assert (f"/simple/{PACKAGE}/", True) in index.requests
+    assert INDEX_PASSWORD not in done.everything()
+
+    ref = f"{IMAGE}:secret"
+    data = _inspect(buildah_env, ref)
+    assert INDEX_PASSWORD not in json.dumps(data)  # history, config, manifest
+    # Every layer, uncompressed, as the registry would get it.
+    layers = tmp_path / "layers"
+    buildah_env.store.buildah("push", "--disable-compression", ref, f"dir:{layers}")
+    for blob in layers.iterdir():
+        assert INDEX_PASSWORD.encode() not in blob.read_bytes(), blob.name
+    ctr = buildah_env.store.buildah("from", "--pull-never", ref)
+    try:
+        mount = Path(buildah_env.store.buildah("mount", ctr))
+        site = next(mount.glob(f"opt/modelship/venv/lib/python3*/site-packages/{MODULE}"))
+        assert MARKER in (site / "__init__.py").read_text()
+    finally:
+        buildah_env.store.buildah("umount", ctr, check=False)
+        buildah_env.store.buildah("rm", ctr, check=False)

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from tests.build.conftest import DATA_VERSION, GIT_SHA, LoggedModel, StageRun
-from tests.build.private_index import MARKER, MODULE, PACKAGE, VERSION, private_index
+from tests.build.private_index import MARKER, MODULE, PACKAGE, private_index
 from tests.build.registry import Registry, registry
 from tests.build.registry import available as registry_available
 from tests.fixtures.docker_engine import DockerEngine
@@ -290,30 +290,6 @@ def test_a_refused_push_exits_3_and_never_shows_the_password(
 # -- build secrets: a private index that needs a password ------------------------
 
 INDEX_PASSWORD = "Pr1vate-index-s3cret-77"
-
-
-@pytest.fixture(scope="module")
-def private_model(mlflow_tracking: Any) -> str:
-    import mlflow
-    import mlflow.pyfunc
-
-    client_uri = mlflow_tracking.uri
-    mlflow.set_tracking_uri(client_uri)
-    mlflow.set_experiment("build-secrets")
-
-    class Constant(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
-        """Needs only MLflow and the private package; never loaded here."""
-
-        def predict(self, context: Any, model_input: list[Any]) -> list[int]:
-            return [0 for _ in model_input]
-
-    with mlflow.start_run() as run:
-        mlflow.pyfunc.log_model(
-            name="model",
-            python_model=Constant(),
-            pip_requirements=[f"mlflow-skinny=={mlflow.__version__}", f"{PACKAGE}=={VERSION}"],
-        )
-    return f"runs:/{run.info.run_id}/model"
 
 
 def _image_bytes(image: Any) -> bytes:
