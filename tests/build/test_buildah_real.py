@@ -16,6 +16,7 @@ import signal
 import subprocess
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -438,6 +439,10 @@ def test_buildah_mounts_a_secret_pip_configuration_that_no_layer_or_history_keep
                 "id=pipconf,env=PIP_CONF_SECRET",
                 "--network",
                 "host",
+                # A new value each run: the pip step runs for real, not from the
+                # layer cache of an earlier run (a secret is not part of its key).
+                "--build-args",
+                f"MODELSHIP_TEST_RUN={uuid.uuid4().hex}",
             ],
             {**_env(logged_model, buildah_env), "PIP_CONF_SECRET": pip_conf},
         )

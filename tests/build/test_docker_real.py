@@ -15,6 +15,7 @@ import json
 import os
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -320,7 +321,9 @@ def test_a_secret_pip_configuration_reaches_the_private_index_and_no_layer_or_hi
                 "--secrets",
                 "id=pipconf,env=PIP_CONF_SECRET",
                 "--build-args",
-                "PIP_DEFAULT_TIMEOUT=120",
+                # A new value each run: the pip step runs for real, not from the
+                # layer cache of an earlier run (a secret is not part of its key).
+                f"PIP_DEFAULT_TIMEOUT=120\nMODELSHIP_TEST_RUN={uuid.uuid4().hex}",
                 "--network",
                 "host",
             ],
