@@ -16,7 +16,7 @@ VENV_EXTRAS ?= all,test
 TOOLS := .tools/node_modules/.bin
 # The bootstrap's packages come first (python3-venv: `python3 -m venv`), then
 # what the tests use for real; chromium renders the HTML reports headless.
-APT_PACKAGES := python3-venv git rsync shellcheck buildah podman debootstrap fuse-overlayfs uidmap prometheus prometheus-pushgateway docker-registry apache2-utils kubectl chromium
+APT_PACKAGES := python3-venv git rsync shellcheck docker.io buildah podman debootstrap fuse-overlayfs uidmap prometheus prometheus-pushgateway docker-registry apache2-utils kubectl chromium
 PYTEST_ARGS ?=
 
 .PHONY: help dev deps bootstrap venv tools generate lint typecheck static test test-fast demo demo-gitlab bench clean

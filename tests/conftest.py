@@ -43,4 +43,4 @@ def repo_root() -> Path:
     return REPO_ROOT
 
 
-pytest_plugins = ["tests.harness.fixtures"]
+pytest_plugins = ["tests.harness.fixtures", "tests.fixtures.docker_engine"]

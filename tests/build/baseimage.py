@@ -30,6 +30,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 SUITE = "bookworm"
 MIRROR = "http://deb.debian.org/debian"
@@ -167,17 +168,48 @@ def _debootstrap(rootfs: Path) -> None:
                 child.unlink()
 
 
-def _commit_rootfs(store: BuildahStore, rootfs: Path, ref: str, env: Mapping[str, str]) -> None:
+def image_env() -> dict[str, str]:
+    env = {"PATH": PATH_ENV, "LANG": "C.UTF-8"}
+    if _extra_cas():
+        # pip bundles its own CA list; point it at the system one.
+        env["PIP_CERT"] = "/etc/ssl/certs/ca-certificates.crt"
+    return env
+
+
+def rootfs_tarball() -> tuple[Path, float]:
+    """The debootstrapped Python root filesystem as a tar, made once and cached.
+
+    Buildah and the Docker engine both start their base image from it, so a
+    machine debootstraps once whichever builder its tests use first.
+    """
+    tarball = cache_root() / f"python-base-{image_key()}.tar"
+    with _locked(cache_root() / "rootfs.lock"):
+        if tarball.is_file():
+            return tarball, 0.0
+        started = time.monotonic()
+        with tempfile.TemporaryDirectory(dir=cache_root(), prefix="rootfs-") as tmp:
+            rootfs = Path(tmp) / "rootfs"
+            _debootstrap(rootfs)
+            partial = Path(tmp) / "rootfs.tar"
+            # tar keeps owners, modes and links as debootstrap left them.
+            subprocess.run(
+                ["tar", "--numeric-owner", "-C", str(rootfs), "-cf", str(partial), "."],
+                check=True,
+                timeout=600,
+            )
+            partial.replace(tarball)
+        return tarball, time.monotonic() - started
+
+
+def _commit_rootfs(store: BuildahStore, tarball: Path, ref: str, env: Mapping[str, str]) -> None:
     ctr = store.buildah("from", "scratch")
     try:
         mount = Path(store.buildah("mount", ctr))
-        # tar keeps owners, modes and links as debootstrap left them.
-        packer = subprocess.Popen(
-            ["tar", "-C", str(rootfs), "-cf", "-", "."], stdout=subprocess.PIPE
+        subprocess.run(
+            ["tar", "--numeric-owner", "-C", str(mount), "-xpf", str(tarball)],
+            check=True,
+            timeout=600,
         )
-        subprocess.run(["tar", "-C", str(mount), "-xpf", "-"], stdin=packer.stdout, check=True)
-        if packer.wait(timeout=600) != 0:
-            raise RuntimeError("tar of the debootstrapped rootfs failed")
         store.buildah("umount", ctr)
         config = ["config", "--cmd", "/bin/sh", "--os", "linux", "--arch", "amd64"]
         for key, value in env.items():
@@ -196,15 +228,55 @@ def ensure_base_image(store: BuildahStore) -> tuple[str, float]:
         if store.has_image(ref):
             return ref, 0.0
         started = time.monotonic()
-        with tempfile.TemporaryDirectory(dir=store.root, prefix="rootfs-") as tmp:
-            rootfs = Path(tmp) / "rootfs"
-            _debootstrap(rootfs)
-            env = {"PATH": PATH_ENV, "LANG": "C.UTF-8"}
-            if _extra_cas():
-                # pip bundles its own CA list; point it at the system one.
-                env["PIP_CERT"] = "/etc/ssl/certs/ca-certificates.crt"
-            _commit_rootfs(store, rootfs, ref, env)
+        tarball, _ = rootfs_tarball()
+        _commit_rootfs(store, tarball, ref, image_env())
         return ref, time.monotonic() - started
+
+
+def ensure_docker_base_image(client: Any) -> tuple[str, float]:
+    """The same base image in a Docker engine (`docker import` of the cached rootfs)."""
+    import docker.errors
+
+    ref = f"{REPOSITORY}:{image_key()}"
+    with _locked(cache_root() / "docker-base.lock"):
+        try:
+            client.images.get(ref)
+            return ref, 0.0
+        except docker.errors.ImageNotFound:
+            pass
+        started = time.monotonic()
+        tarball, _ = rootfs_tarball()
+        changes = [f"ENV {key}={value}" for key, value in image_env().items()]
+        changes.append('CMD ["/bin/sh"]')
+        repository, _, tag = ref.rpartition(":")
+        client.api.import_image_from_file(
+            str(tarball), repository=repository, tag=tag, changes=changes
+        )
+        return ref, time.monotonic() - started
+
+
+def ensure_docker_image_without_python(client: Any, base: str) -> str:
+    """The Docker base image with every Python interpreter removed."""
+    import docker.errors
+
+    ref = f"{REPOSITORY}-nopython:{image_key()}"
+    try:
+        client.images.get(ref)
+        return ref
+    except docker.errors.ImageNotFound:
+        pass
+    container = client.containers.run(
+        base,
+        ["/bin/sh", "-c", "rm -rf /usr/bin/python3* /usr/lib/python3*"],
+        detach=True,
+    )
+    try:
+        container.wait(timeout=120)
+        repository, _, tag = ref.rpartition(":")
+        container.commit(repository=repository, tag=tag)
+    finally:
+        container.remove(force=True)
+    return ref
 
 
 def ensure_image_without_python(store: BuildahStore, base: str) -> str:

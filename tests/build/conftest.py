@@ -1,4 +1,4 @@
-"""Fixtures of the build area: a logged model, a Buildah store with a base image, a fake engine."""
+"""Fixtures of the build area: a logged model, a Buildah store with a base image."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.build.baseimage import (
@@ -17,7 +18,7 @@ from tests.build.baseimage import (
     ensure_base_image,
     ensure_image_without_python,
 )
-from tests.fakes.docker_engine import FakeEngine, docker_engine
+from tests.build.private_index import PACKAGE, VERSION
 from tests.fixtures.mlflow_server import MlflowServer
 
 GIT_SHA = "3f2a9c1d4e5b6a7980c1d2e3f4a5b6c7d8e9f0a1"
@@ -113,12 +114,6 @@ def run_build(tmp_path: Path) -> Iterator[object]:
     return run
 
 
-@pytest.fixture
-def fake_engine() -> Iterator[FakeEngine]:
-    with docker_engine() as engine:
-        yield engine
-
-
 @dataclass(frozen=True)
 class BuildahEnv:
     store: BuildahStore
@@ -146,3 +141,28 @@ def buildah_env() -> BuildahEnv:
     how = "made" if took else "cached"
     print(f"\nbase image {base}: {how} in {time.monotonic() - started:.1f}s")
     return BuildahEnv(store, base, without)
+
+
+@pytest.fixture(scope="session")
+def private_model(mlflow_tracking: MlflowServer) -> str:
+    """A model whose requirements name a package only the private test index has."""
+    import mlflow
+    import mlflow.pyfunc
+
+    client_uri = mlflow_tracking.uri
+    mlflow.set_tracking_uri(client_uri)
+    mlflow.set_experiment("build-secrets")
+
+    class Constant(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+        """Needs only MLflow and the private package; never loaded here."""
+
+        def predict(self, context: Any, model_input: list[Any]) -> list[int]:
+            return [0 for _ in model_input]
+
+    with mlflow.start_run() as run:
+        mlflow.pyfunc.log_model(
+            name="model",
+            python_model=Constant(),
+            pip_requirements=[f"mlflow-skinny=={mlflow.__version__}", f"{PACKAGE}=={VERSION}"],
+        )
+    return f"runs:/{run.info.run_id}/model"

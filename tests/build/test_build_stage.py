@@ -1,23 +1,18 @@
-"""The build stage without building for real: context, errors, and the Docker path.
+"""The build stage without building: the build context, bad input, no builder.
 
-The Docker path runs against `tests/fakes/docker_engine.py`, a loopback
-server speaking the Docker Engine API, since no engine runs here.
+Real builds are in test_docker_real.py (Docker Engine) and
+test_buildah_real.py (Buildah and Podman).
 """
 
 from __future__ import annotations
 
-import base64
-import io
 import json
-import os
-import tarfile
 from pathlib import Path
 
 import pytest
 from tests.build.conftest import DATA_VERSION, GIT_SHA, LoggedModel
-from tests.fakes.docker_engine import FakeEngine, parse_containerfile
+from tests.build.containerfile import parse_containerfile
 
-from modelship.images import builders
 from modelship.images.labels import label_instruction
 
 pytestmark = pytest.mark.services
@@ -194,171 +189,6 @@ def test_a_password_in_a_label_is_refused(run_build, logged_model: LoggedModel) 
     assert not [p for p in (done.workspace / "ctx").rglob("*") if p.is_file()]
 
 
-def test_auto_takes_a_reachable_docker_engine_then_buildah(
-    fake_engine: FakeEngine, tmp_path: Path
-) -> None:
-    chosen = builders.choose("auto", {**fake_engine.env, "PATH": os.environ["PATH"]})
-    assert chosen.name == "docker"
-    fake_bin = tmp_path / "bin"
-    fake_bin.mkdir()
-    for tool in ("buildah", "podman"):
-        (fake_bin / tool).write_text("#!/bin/sh\nexit 0\n")
-        (fake_bin / tool).chmod(0o755)
-    unreachable = {"DOCKER_HOST": "tcp://127.0.0.1:9", "PATH": str(fake_bin)}
-    assert builders.choose("auto", unreachable).name == "buildah"
-    (fake_bin / "buildah").unlink()
-    assert builders.choose("auto", unreachable).name == "podman"
-
-
-# -- the Docker path, against the fake engine ----------------------------------
-
-
-def test_docker_builds_tags_and_reports_labels(
-    run_build, logged_model: LoggedModel, fake_engine: FakeEngine
-) -> None:
-    done = run_build(
-        [
-            "--model-uri",
-            logged_model.registered_uri,
-            "--image",
-            "registry.example.com/acme/churn",
-            "--tags",
-            "1.0.0\nstable",
-            "--builder",
-            "docker",
-            "--base-image",
-            "python:3.11-slim",
-            "--platform",
-            "linux/amd64",
-        ],
-        _env(logged_model, **fake_engine.env),
-    )
-    assert done.code == 0, done.stderr
-    (build,) = fake_engine.requests_to("/build")
-    assert build.query["t"] == ["registry.example.com/acme/churn:1.0.0"]
-    assert build.query["dockerfile"] == ["Containerfile"]
-    assert build.query["platform"] == ["linux/amd64"]
-    with tarfile.open(fileobj=io.BytesIO(build.body)) as tar:
-        names = set(tar.getnames())
-    assert {"Containerfile", "requirements/requirements.txt", "model/MLmodel"} <= names
-    (tag,) = fake_engine.requests_to(r"/images/.+/tag")
-    assert tag.query["repo"] == ["registry.example.com/acme/churn"]
-    assert tag.query["tag"] == ["stable"]
-
-    (image,) = fake_engine.state.images.values()
-    assert sorted(image.tags) == [
-        "registry.example.com/acme/churn:1.0.0",
-        "registry.example.com/acme/churn:stable",
-    ]
-    assert image.user == "10001:10001"
-    assert image.healthcheck[0] == "CMD"
-    outputs = done.outputs
-    assert outputs["digest"] == image.id
-    assert outputs["image-ref"] == f"registry.example.com/acme/churn@{image.id}"
-    assert image.labels["io.modelship.model-version"] == logged_model.version
-    summary = (done.workspace / "modelship-reports" / "build.md").read_text()
-    assert image.id in summary
-    assert "io.modelship.run-id" in summary
-    assert "not pushed" not in summary
-
-
-def test_docker_push_sends_credentials_only_in_the_auth_header(
-    run_build, logged_model: LoggedModel, fake_engine: FakeEngine
-) -> None:
-    fake_engine.state.registry_users["registry.example.com"] = ("ci-bot", PASSWORD)
-    done = run_build(
-        [
-            "--model-uri",
-            logged_model.run_uri,
-            "--image",
-            "registry.example.com/acme/churn",
-            "--tags",
-            "1.0.0,latest",
-            "--builder",
-            "docker",
-            "--base-image",
-            "python:3.11-slim",
-            "--push",
-            "true",
-            "--registry-username",
-            "ci-bot",
-        ],
-        _env(logged_model, **fake_engine.env, INPUT_REGISTRY_PASSWORD=PASSWORD),
-    )
-    assert done.code == 0, done.stderr
-    pushes = fake_engine.requests_to(r"/images/.+/push")
-    assert [p.query["tag"] for p in pushes] == [["1.0.0"], ["latest"]]
-    header = pushes[0].headers["X-Registry-Auth"]
-    auth = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
-    assert auth["username"] == "ci-bot"
-    assert auth["password"] == PASSWORD
-    assert auth["serveraddress"] == "registry.example.com"
-    # Nowhere else: not in the build context, its parameters, or any other request.
-    for request in fake_engine.state.requests:
-        assert PASSWORD.encode() not in request.body
-        assert PASSWORD not in json.dumps(request.query)
-    outputs = done.outputs
-    pushed_digest = fake_engine.state.pushed["registry.example.com/acme/churn:latest"]
-    assert outputs["digest"] == pushed_digest
-    assert outputs["image-ref"] == f"registry.example.com/acme/churn@{pushed_digest}"
-    assert PASSWORD not in done.everything()
-
-
-def test_a_refused_push_exits_3_and_never_shows_the_password(
-    run_build, logged_model: LoggedModel, fake_engine: FakeEngine
-) -> None:
-    fake_engine.state.registry_users["registry.example.com"] = ("ci-bot", "the-right-one")
-    done = run_build(
-        [
-            "--model-uri",
-            logged_model.run_uri,
-            "--image",
-            "registry.example.com/acme/churn",
-            "--tags",
-            "1.0.0",
-            "--builder",
-            "docker",
-            "--base-image",
-            "python:3.11-slim",
-            "--push",
-            "true",
-            "--registry-username",
-            "ci-bot",
-            "--registry-password",
-            PASSWORD,
-        ],
-        _env(logged_model, **fake_engine.env),
-    )
-    assert done.code == 3
-    assert "refused" in done.stderr
-    assert "unauthorized" in done.stderr
-    assert PASSWORD not in done.everything()
-    assert fake_engine.state.pushed == {}
-
-
-def test_docker_base_image_without_python_is_a_clear_usage_error(
-    run_build, logged_model: LoggedModel, fake_engine: FakeEngine
-) -> None:
-    fake_engine.state.images_without_python.add("gcr.io/distroless/static")
-    done = run_build(
-        [
-            "--model-uri",
-            logged_model.run_uri,
-            "--image",
-            "acme/churn",
-            "--tags",
-            "x",
-            "--builder",
-            "docker",
-            "--base-image",
-            "gcr.io/distroless/static",
-        ],
-        _env(logged_model, **fake_engine.env),
-    )
-    assert done.code == 2
-    assert "base image gcr.io/distroless/static has no Python 3" in done.stderr
-
-
 def test_docker_builder_asked_for_but_absent_exits_3(run_build, logged_model: LoggedModel) -> None:
     done = run_build(
         ["--model-uri", logged_model.run_uri, "--image", "acme/churn", "--builder", "docker"],
@@ -367,3 +197,68 @@ def test_docker_builder_asked_for_but_absent_exits_3(run_build, logged_model: Lo
     assert done.code == 3
     assert "builder docker is not available" in done.stderr
     assert "did not answer" in done.stderr
+
+
+# -- build arguments and secrets -------------------------------------------------
+
+
+def test_secrets_are_mounted_for_the_pip_step_only_and_build_args_declared_before_it(
+    run_build, logged_model: LoggedModel
+) -> None:
+    done = run_build(
+        [
+            "--model-uri",
+            logged_model.run_uri,
+            "--image",
+            "ghcr.io/acme/churn",
+            "--tags",
+            "t",
+            "--secrets",
+            "id=pipconf,env=PIP_CONF\nid=cacert,env=COMPANY_CA",
+            "--build-args",
+            "PIP_INDEX_URL=https://pypi.example.com/simple,with-a-comma",
+            "--context-dir",
+            "ctx",
+        ],
+        _env(logged_model, PIP_CONF="[global]\nindex-url = x", COMPANY_CA="pem"),
+    )
+    assert done.code == 0, done.stderr
+    text = (done.workspace / "ctx" / "Containerfile").read_text()
+    pip_at = text.index("pip install --no-cache-dir -r /opt/modelship/requirements/")
+    step = text[text.rindex("\nRUN ", 0, pip_at) : pip_at]
+    assert "--mount=type=secret,id=pipconf --mount=type=secret,id=cacert" in step
+    assert "export PIP_CONFIG_FILE=/run/secrets/pipconf" in step
+    assert "export PIP_CERT=/run/secrets/cacert" in step
+    assert "\nARG PIP_INDEX_URL\n" in text[:pip_at]
+    # Only that step sees them: no other instruction mounts or copies a secret.
+    assert text.count("--mount=type=secret") == 2
+    assert "index-url = x" not in text
+
+
+@pytest.mark.parametrize(
+    ("secrets", "message"),
+    [
+        ("id=pipconf", "is not id=NAME,src=FILE or id=NAME,env=VARIABLE"),
+        ("id=pipconf,src=a,env=B", "is not id=NAME,src=FILE or id=NAME,env=VARIABLE"),
+        ("id=x,env=A\nid=x,env=B", "id 'x' is given twice"),
+        ("id=pipconf,src=../../etc/passwd", "outside"),
+    ],
+)
+def test_a_malformed_or_escaping_secret_is_a_usage_error(
+    run_build, logged_model: LoggedModel, secrets: str, message: str
+) -> None:
+    done = run_build(
+        [
+            "--model-uri",
+            logged_model.run_uri,
+            "--image",
+            "acme/churn",
+            "--secrets",
+            secrets,
+            "--context-dir",
+            "ctx",
+        ],
+        _env(logged_model),
+    )
+    assert done.code == 2
+    assert message in done.stderr

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import time
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -95,7 +96,8 @@ def test_buildah_image_carries_oci_and_lineage_labels(
     assert outputs["image"] == f"{IMAGE}:e2e"
     assert json.loads(outputs["tags"]) == [f"{IMAGE}:e2e", f"{IMAGE}:stable"]
     assert outputs["digest"].startswith("sha256:")
-    assert outputs["image-ref"] == f"{IMAGE}@{outputs['digest']}"
+    # Not pushed: the reference to deploy is the local tag.
+    assert outputs["image-ref"] == f"{IMAGE}:e2e"
 
     data = _inspect(buildah_env, outputs["image"])
     config = data["Docker"]["config"]  # type: ignore[index]
@@ -352,3 +354,115 @@ def test_podman_builds_the_image_and_reads_its_labels(
     assert done.outputs["digest"] == data["Digest"]
     # It shares Buildah's layer cache: the dependency layer was not rebuilt.
     assert "Collecting " not in done.stderr
+
+
+def test_the_podman_image_ref_runs_on_podman_and_answers_predictions(
+    run_build, buildah_env: BuildahEnv, logged_model: LoggedModel
+) -> None:
+    if shutil.which("podman") is None:
+        pytest.skip("needs podman (apt-get install podman)")
+    done = run_build(
+        [
+            "--model-uri",
+            logged_model.registered_uri,
+            "--image",
+            IMAGE,
+            "--tags",
+            "podman-run",
+            "--base-image",
+            buildah_env.base_image,
+            "--builder",
+            "podman",
+        ],
+        _env(logged_model, buildah_env),
+    )
+    assert done.code == 0, done.stderr[-3000:]
+    image_ref = done.outputs["image-ref"]
+    assert image_ref == f"{IMAGE}:podman-run"
+    port = free_port()
+    env = {**os.environ, **buildah_env.store.env}
+    # runc, and rlimits no higher than this machine's hard limits.
+    limits = ["--ulimit", "nofile=20000:20000", "--ulimit", "nproc=32768:32768"]
+    publish = ["-p", f"127.0.0.1:{port}:8080"]
+    started = subprocess.run(
+        ["podman", "run", "-d", "--runtime", "runc", *limits, *publish, image_ref],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert started.returncode == 0, started.stderr[-2000:]
+    container = started.stdout.strip()
+    try:
+        wait_http(f"http://127.0.0.1:{port}/ping", timeout=180)
+        rows = {"dataframe_split": {"columns": ["tenure", "calls"], "data": [[1.5, 9.0]]}}
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations",
+            data=json.dumps(rows).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            assert json.loads(response.read()) == {"predictions": [1]}
+    finally:
+        subprocess.run(["podman", "rm", "-f", container], env=env, capture_output=True, check=False)
+
+
+# -- build secrets with Buildah ------------------------------------------------------
+
+INDEX_PASSWORD = "Buildah-index-s3cret-31"
+
+
+def test_buildah_mounts_a_secret_pip_configuration_that_no_layer_or_history_keeps(
+    run_build,
+    buildah_env: BuildahEnv,
+    private_model: str,
+    logged_model: LoggedModel,
+    tmp_path: Path,
+) -> None:
+    from tests.build.private_index import MARKER, MODULE, PACKAGE, private_index
+
+    with private_index("ci-reader", INDEX_PASSWORD) as index:
+        pip_conf = f"[global]\nindex-url = {index.url}\nextra-index-url = https://pypi.org/simple\n"
+        done = run_build(
+            [
+                "--model-uri",
+                private_model,
+                "--image",
+                IMAGE,
+                "--tags",
+                "secret",
+                "--builder",
+                "buildah",
+                "--base-image",
+                buildah_env.base_image,
+                "--secrets",
+                "id=pipconf,env=PIP_CONF_SECRET",
+                "--network",
+                "host",
+                # A new value each run: the pip step runs for real, not from the
+                # layer cache of an earlier run (a secret is not part of its key).
+                "--build-args",
+                f"MODELSHIP_TEST_RUN={uuid.uuid4().hex}",
+            ],
+            {**_env(logged_model, buildah_env), "PIP_CONF_SECRET": pip_conf},
+        )
+        assert done.code == 0, done.stderr[-4000:]
+        assert (f"/simple/{PACKAGE}/", True) in index.requests
+    assert INDEX_PASSWORD not in done.everything()
+
+    ref = f"{IMAGE}:secret"
+    data = _inspect(buildah_env, ref)
+    assert INDEX_PASSWORD not in json.dumps(data)  # history, config, manifest
+    # Every layer, uncompressed, as the registry would get it.
+    layers = tmp_path / "layers"
+    buildah_env.store.buildah("push", "--disable-compression", ref, f"dir:{layers}")
+    for blob in layers.iterdir():
+        assert INDEX_PASSWORD.encode() not in blob.read_bytes(), blob.name
+    ctr = buildah_env.store.buildah("from", "--pull-never", ref)
+    try:
+        mount = Path(buildah_env.store.buildah("mount", ctr))
+        site = next(mount.glob(f"opt/modelship/venv/lib/python3*/site-packages/{MODULE}"))
+        assert MARKER in (site / "__init__.py").read_text()
+    finally:
+        buildah_env.store.buildah("umount", ctr, check=False)
+        buildah_env.store.buildah("rm", ctr, check=False)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from modelship import __version__
 from modelship.ci.errors import UsageError
+from modelship.images import buildsecrets
 from modelship.images.labels import label_instruction
 from modelship.images.model import ModelInfo
 
@@ -66,6 +67,8 @@ def render_containerfile(
     model_uri: str,
     python_minor: str,
     extra_requirements: Iterable[str] = (),
+    build_args: Iterable[str] = (),
+    secret_ids: Iterable[str] = (),
 ) -> str:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._/:@-]*", base_image):
         raise UsageError(
@@ -75,6 +78,11 @@ def render_containerfile(
     if python_minor and not re.fullmatch(r"\d+\.\d+", python_minor):
         python_minor = ""
     extra = "".join(f" {_shell_word(req)}" for req in extra_requirements)
+    pip_install = buildsecrets.pip_install_step(
+        "pip install --no-cache-dir -r /opt/modelship/requirements/requirements.txt" + extra,
+        build_args,
+        secret_ids,
+    )
     # The URI is only shown in a comment; keep it on one line.
     uri_comment = re.sub(r"[\r\n]", " ", model_uri)
     text = template()
@@ -83,7 +91,7 @@ def render_containerfile(
         "@@MODEL_URI_COMMENT@@": uri_comment,
         "@@BASE_IMAGE@@": base_image,
         "@@PYTHON_MINOR@@": python_minor,
-        "@@EXTRA_REQUIREMENTS@@": extra,
+        "@@PIP_INSTALL@@": pip_install,
         "@@LABELS@@": label_instruction(labels),
     }.items():
         text = text.replace(key, value)
@@ -122,6 +130,8 @@ def render(
     dest: Path,
     base_image: str,
     labels: Mapping[str, str],
+    build_args: Iterable[str] = (),
+    secret_ids: Iterable[str] = (),
 ) -> RenderedContext:
     """Write the build context for `info` into `dest` (created, must be empty).
 
@@ -138,14 +148,20 @@ def render(
         )
     try:
         _refuse_links_out(info.path)
-        return _write(info, dest, base_image, labels, made_folder)
+        return _write(info, dest, base_image, labels, build_args, secret_ids, made_folder)
     except BaseException:
         _remove_written(dest, keep_folder=not made_folder)
         raise
 
 
 def _write(
-    info: ModelInfo, dest: Path, base_image: str, labels: Mapping[str, str], made_folder: bool
+    info: ModelInfo,
+    dest: Path,
+    base_image: str,
+    labels: Mapping[str, str],
+    build_args: Iterable[str],
+    secret_ids: Iterable[str],
+    made_folder: bool,
 ) -> RenderedContext:
     model_dir = info.path
     req_dir = dest / "requirements"
@@ -174,7 +190,9 @@ def _write(
 
     shutil.copytree(model_dir, dest / "model", symlinks=False)
     _world_readable(dest)
-    text = render_containerfile(base_image, labels, info.uri, info.python_minor, extra)
+    text = render_containerfile(
+        base_image, labels, info.uri, info.python_minor, extra, build_args, secret_ids
+    )
     containerfile = dest / CONTAINERFILE
     containerfile.write_text(text, encoding="utf-8")
     containerfile.chmod(0o644)

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from modelship.ci.errors import ExternalError, ModelshipError, UsageError
 from modelship.ci.log import Logger
 from modelship.images.buildcontext import CONTAINERFILE
+from modelship.images.buildsecrets import BuildOptions
 
 BUILDERS = ("docker", "buildah", "podman")
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
@@ -62,7 +63,12 @@ class Builder(Protocol):
     name: str
 
     def build(
-        self, context: Path, refs: list[str], platform: str | None, log: Logger
+        self,
+        context: Path,
+        refs: list[str],
+        platform: str | None,
+        log: Logger,
+        options: BuildOptions | None = None,
     ) -> BuiltImage: ...
 
     def push(self, ref: str, auth: RegistryAuth | None, log: Logger) -> str: ...
@@ -155,7 +161,7 @@ class CliBuilder:
         self.env = dict(env)
         self.base_image: str | None = None
 
-    def _cmd(
+    def run(
         self,
         args: list[str],
         sink: _Sink | None = None,
@@ -200,7 +206,12 @@ class CliBuilder:
         return [] if self.env.get("BUILDAH_ISOLATION") else ["--isolation", "chroot"]
 
     def build(
-        self, context: Path, refs: list[str], platform: str | None, log: Logger
+        self,
+        context: Path,
+        refs: list[str],
+        platform: str | None,
+        log: Logger,
+        options: BuildOptions | None = None,
     ) -> BuiltImage:
         with tempfile.TemporaryDirectory(prefix="modelship-build-") as tmp:
             iidfile = Path(tmp) / "iid"
@@ -210,10 +221,11 @@ class CliBuilder:
                 args += ["-t", ref]
             if platform:
                 args += ["--platform", platform]
+            args += build_option_args(options or BuildOptions())
             args.append(str(context))
             sink = _Sink(log)
             with log.group(f"{self.name} build"):
-                code, _ = self._cmd(args, sink)
+                code, _ = self.run(args, sink)
             warn_markers(sink, log)
             if code != 0:
                 raise explain_failure(sink, self.name, self.base_image)
@@ -224,7 +236,7 @@ class CliBuilder:
 
     def inspect(self, image: str) -> BuiltImage:
         if self.name == "podman":
-            code, out = self._cmd(["image", "inspect", image])
+            code, out = self.run(["image", "inspect", image])
             if code != 0:
                 raise ExternalError(f"podman image inspect {image} failed: {out.strip()[-300:]}")
             data = json.loads(out)[0]
@@ -238,7 +250,7 @@ class CliBuilder:
                 user=str(config.get("User") or ""),
                 healthcheck=list(health or []),
             )
-        code, out = self._cmd(["inspect", "--type", "image", image])
+        code, out = self.run(["inspect", "--type", "image", image])
         if code != 0:
             raise ExternalError(f"buildah inspect {image} failed: {out.strip()[-300:]}")
         data = json.loads(out)
@@ -282,7 +294,7 @@ class CliBuilder:
                 auth_args = ["--authfile", str(authfile)]
             sink = _Sink(log)
             with log.group(f"{self.name} push {ref}"):
-                code, _ = self._cmd(
+                code, _ = self.run(
                     ["push", *auth_args, "--digestfile", str(digestfile), ref, f"docker://{ref}"],
                     sink,
                     timeout=3600,
@@ -293,6 +305,18 @@ class CliBuilder:
                     "check the registry, the credentials and that they may push to this repository",
                 )
             return digestfile.read_text().strip() if digestfile.exists() else ""
+
+
+def build_option_args(options: BuildOptions) -> list[str]:
+    """`--build-arg`, `--secret` and `--network` as Buildah, Podman and `docker build` take them."""
+    args: list[str] = []
+    for key, value in options.build_args.items():
+        args += ["--build-arg", f"{key}={value}"]
+    for secret_id, path in options.secret_files.items():
+        args += ["--secret", f"id={secret_id},src={path}"]
+    if options.network != "default":
+        args += ["--network", options.network]
+    return args
 
 
 def _last_line(text: str) -> str:
@@ -312,8 +336,9 @@ class DockerBuilder:
 
     name = "docker"
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, env: Mapping[str, str] | None = None) -> None:
         self.client = client
+        self.env = dict(env or {})
         self.base_image: str | None = None
 
     @classmethod
@@ -324,10 +349,30 @@ class DockerBuilder:
         client.ping()
         # Builds and pushes can take long; the ping used a short timeout.
         client.api.timeout = 3600
-        return cls(client)
+        return cls(client, env)
 
     def build(
-        self, context: Path, refs: list[str], platform: str | None, log: Logger
+        self,
+        context: Path,
+        refs: list[str],
+        platform: str | None,
+        log: Logger,
+        options: BuildOptions | None = None,
+    ) -> BuiltImage:
+        options = options or BuildOptions()
+        if options.secret_files:
+            # The engine API's classic builder cannot mount secrets; BuildKit
+            # can, and the SDK does not speak BuildKit's session protocol.
+            return self._build_with_buildkit(context, refs, platform, log, options)
+        return self._build_classic(context, refs, platform, log, options)
+
+    def _build_classic(
+        self,
+        context: Path,
+        refs: list[str],
+        platform: str | None,
+        log: Logger,
+        options: BuildOptions,
     ) -> BuiltImage:
         import docker.errors
 
@@ -345,6 +390,8 @@ class DockerBuilder:
                     forcerm=True,
                     decode=True,
                     platform=platform or None,
+                    buildargs=options.build_args or None,
+                    network_mode=None if options.network == "default" else options.network,
                 )
                 for chunk in stream:
                     if "stream" in chunk:
@@ -370,6 +417,37 @@ class DockerBuilder:
         for ref in others:
             repo, tag = split_ref(ref)
             self.client.api.tag(image_id, repo, tag)
+        return self.inspect(image_id)
+
+    def _build_with_buildkit(
+        self,
+        context: Path,
+        refs: list[str],
+        platform: str | None,
+        log: Logger,
+        options: BuildOptions,
+    ) -> BuiltImage:
+        command, env = buildkit_cli(self.env)
+        with tempfile.TemporaryDirectory(prefix="modelship-build-") as tmp:
+            iidfile = Path(tmp) / "iid"
+            args = [*command, "--progress", "plain", "-f", str(context / CONTAINERFILE)]
+            args += ["--iidfile", str(iidfile)]
+            for ref in refs:
+                args += ["-t", ref]
+            if platform:
+                args += ["--platform", platform]
+            args += [*build_option_args(options), str(context)]
+            cli = CliBuilder("docker", args[0], env)
+            cli.base_image = self.base_image
+            sink = _Sink(log)
+            with log.group("docker build (BuildKit)"):
+                code, _ = cli.run(args[1:], sink)
+            warn_markers(sink, log)
+            if code != 0:
+                raise explain_failure(sink, "docker", self.base_image)
+            image_id = iidfile.read_text().strip() if iidfile.exists() else ""
+        if not image_id:
+            raise BuildFailed("docker build did not report an image id")
         return self.inspect(image_id)
 
     def inspect(self, image: str) -> BuiltImage:
@@ -425,6 +503,52 @@ class DockerBuilder:
                 "check the registry, the credentials and that they may push to this repository",
             )
         return digest
+
+
+def buildkit_cli(env: Mapping[str, str]) -> tuple[list[str], dict[str, str]]:
+    """The first `docker` on PATH that builds with BuildKit, and the environment it needs.
+
+    A CLI with the buildx plugin runs `docker buildx build --load`; a CLI older
+    than 23.0 (Debian 12's docker.io is 20.10) has BuildKit built in and only
+    needs `DOCKER_BUILDKIT=1`. A newer CLI without buildx cannot use BuildKit.
+    """
+    looked: list[str] = []
+    for folder in dict.fromkeys(env.get("PATH", os.defpath).split(os.pathsep)):
+        candidate = Path(folder or ".") / "docker"
+        if not (candidate.is_file() and os.access(candidate, os.X_OK)):
+            continue
+        path = str(candidate)
+        if _quiet_ok([path, "buildx", "version"], env):
+            return [path, "buildx", "build", "--load"], dict(env)
+        version = _quiet_output([path, "version", "--format", "{{.Client.Version}}"], env)
+        major = version.split(".", 1)[0]
+        if major.isdigit() and int(major) < 23:
+            return [path, "build"], {**env, "DOCKER_BUILDKIT": "1"}
+        looked.append(f"{path} ({version or 'unknown version'}, no buildx)")
+    raise ExternalError(
+        "build secrets need BuildKit, and no docker CLI on PATH can use it"
+        + (f" (found {'; '.join(looked)})" if looked else " (no docker CLI found)"),
+        "install the buildx plugin (Debian: docker-buildx; Docker's docker-buildx-plugin), "
+        "or build with builder buildah or podman, which mount secrets themselves",
+    )
+
+
+def _quiet_ok(args: list[str], env: Mapping[str, str]) -> bool:
+    try:
+        done = subprocess.run(args, env=dict(env), capture_output=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+def _quiet_output(args: list[str], env: Mapping[str, str]) -> str:
+    try:
+        done = subprocess.run(
+            args, env=dict(env), capture_output=True, text=True, timeout=30, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
 
 
 def _docker_id_from_log(lines: Iterable[str]) -> str:

@@ -10,8 +10,10 @@ from modelship.stages.shared import TRACKING_URI
 
 if TYPE_CHECKING:
     from datetime import datetime
+    from pathlib import Path
 
-    from modelship.images.builders import BuiltImage
+    from modelship.images.builders import Builder, BuiltImage
+    from modelship.images.buildsecrets import SecretSource
     from modelship.images.labels import LabelFacts
     from modelship.images.model import ModelInfo
 
@@ -59,8 +61,31 @@ STAGE = Stage(
         Input(
             "base-image",
             "Base image with Python 3 and venv, e.g. `python:3.11-slim`. Default: the "
-            "official slim Python image for the model's Python version.",
+            "official slim Python image for the model's Python version. Without a public "
+            "registry (air-gapped), pass one of your own registry or one made locally from "
+            "Debian packages (`debootstrap` then `docker import`): see docs/containers.md.",
             default="",
+        ),
+        Input(
+            "build-args",
+            "Build arguments for the pip install step, `KEY=value` one a line, e.g. "
+            "`PIP_INDEX_URL=https://pypi.example.com/simple`. Kept in the image history: "
+            "never a password (use `secrets`).",
+            default="",
+        ),
+        Input(
+            "secrets",
+            "Build secrets mounted for the pip install step only, one a line: "
+            "`id=pipconf,src=.ci/pip.conf` or `id=pipconf,env=PIP_CONF`. `pipconf` is pip's "
+            "configuration (a private index), `cacert` a CA bundle pip trusts. In no layer.",
+            default="",
+        ),
+        Input(
+            "network",
+            "Network of the build's RUN steps: `default`, `host` (reach an index on the "
+            "runner's loopback) or `none`.",
+            default="default",
+            options=("default", "host", "none"),
         ),
         Input(
             "push", "Push every tag to the registry, e.g. `true`.", type="boolean", default="false"
@@ -108,7 +133,11 @@ STAGE = Stage(
             "digest",
             "`sha256:...`: the registry manifest digest when pushed, else the local image's.",
         ),
-        Output("image-ref", "`<image>@sha256:...`, the reference to deploy."),
+        Output(
+            "image-ref",
+            "The reference to deploy: `<image>@sha256:...` when pushed, else the local tag "
+            "`<image>:<tag>` that the builder's own engine runs.",
+        ),
     ),
     example_with={
         "model-uri": "models:/churn/3",
@@ -128,7 +157,7 @@ def run(ctx: StageContext) -> Result:
     from modelship import tracking
     from modelship.ci.errors import UsageError
     from modelship.ci.inputs import parse_key_values
-    from modelship.images import buildcontext, builders, model
+    from modelship.images import buildcontext, builders, buildsecrets, model
     from modelship.images.labels import image_labels
 
     repo = ctx.inputs.text("image")
@@ -168,8 +197,12 @@ def run(ctx: StageContext) -> Result:
             info.python_version
         )
 
+        build_args = buildsecrets.parse_build_args(_lines(ctx.inputs.text("build-args")))
+        secret_sources = _secret_sources(ctx)
         target = context_dir or Path(tmp) / "context"
-        rendered = buildcontext.render(info, target, base_image, labels)
+        rendered = buildcontext.render(
+            info, target, base_image, labels, build_args, [s.id for s in secret_sources]
+        )
         leaked = buildcontext.find_secret(target, [password or "", *ctx.inputs.secrets()])
         if leaked is not None:
             buildcontext.discard(rendered)  # no secret stays on disk in `context-dir`
@@ -191,7 +224,7 @@ def run(ctx: StageContext) -> Result:
         if isinstance(builder, builders.CliBuilder | builders.DockerBuilder):
             builder.base_image = base_image
         ctx.log.info(f"building {refs[0]} with {builder.name} from {base_image}")
-        built = builder.build(target, refs, ctx.inputs.optional("platform"), ctx.log)
+        built = _build_with_secrets(ctx, builder, target, refs, build_args, secret_sources)
 
     digest = built.digest
     if push:
@@ -204,9 +237,58 @@ def run(ctx: StageContext) -> Result:
         ctx.log.info(f"pushed {len(refs)} tag(s) to {registry}")
 
     _summary_result(ctx, built, digest, pushed=push)
-    image_ref = f"{repo}@{digest}" if digest else ""
+    # Unpushed, a digest reference would send the engine to a registry that has
+    # no such image; the local tag is what `docker run` and `podman run` find.
+    image_ref = f"{repo}@{digest}" if push and digest else refs[0]
     ctx.log.info(f"built {refs[0]} ({_size(built.size)}), {image_ref or 'no digest'}")
     return Result({"image": refs[0], "tags": refs, "digest": digest, "image-ref": image_ref})
+
+
+def _build_with_secrets(
+    ctx: StageContext,
+    builder: Builder,
+    context: Path,
+    refs: list[str],
+    build_args: dict[str, str],
+    sources: list[SecretSource],
+) -> BuiltImage:
+    """Build with the secrets as files that exist for the build only, masked in the log."""
+    from modelship.ci.errors import UsageError
+    from modelship.images import buildcontext, buildsecrets
+
+    with buildsecrets.secret_files(sources, ctx.env) as files:
+        for value in buildsecrets.secret_values(files):
+            ctx.log.mask(value)
+        texts = [path.read_text(encoding="utf-8", errors="replace") for path in files.values()]
+        copied = buildcontext.find_secret(context, texts)
+        if copied is not None:
+            raise UsageError(
+                f"a build secret is a file of the build context "
+                f"({copied.relative_to(context)}): it would land in a layer",
+                "keep pip configurations and credentials out of the model's artifacts",
+            )
+        options = buildsecrets.BuildOptions(build_args, files, ctx.inputs.text("network"))
+        return builder.build(context, refs, ctx.inputs.optional("platform"), ctx.log, options)
+
+
+def _secret_sources(ctx: StageContext) -> list[SecretSource]:
+    """The `secrets` input, with each file confined to the workspace."""
+    from modelship.images.buildsecrets import SecretSource, parse_secrets
+
+    sources = parse_secrets(_lines(ctx.inputs.text("secrets")))
+    confined: list[SecretSource] = []
+    for source in sources:
+        if source.file is not None:
+            path = ctx.path(str(source.file), f"input 'secrets' ({source.id})")
+            source = SecretSource(source.id, path)
+        confined.append(source)
+    return confined
+
+
+def _lines(text: str) -> list[str]:
+    """Non-blank lines that are not `#` comments (values may hold commas)."""
+    stripped = (line.strip() for line in text.splitlines())
+    return [line for line in stripped if line and not line.startswith("#")]
 
 
 def registry_host(repo: str) -> str:

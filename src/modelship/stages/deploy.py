@@ -30,12 +30,16 @@ STAGE = Stage(
     inputs=(
         Input(
             "target",
-            "Where to deploy: `kubernetes`, or `local` (MLflow scoring server on this machine).",
+            "Where to deploy: `kubernetes`, `docker` (a container on the runner or at "
+            "`DOCKER_HOST`, blue-green) or `local` (MLflow scoring server on this machine).",
             default="kubernetes",
-            options=("kubernetes", "local"),
+            options=("kubernetes", "docker", "local"),
         ),
         Input(
-            "image", "Serving image for Kubernetes, e.g. `ghcr.io/acme/churn:1.4.0`.", default=""
+            "image",
+            "Serving image for Kubernetes or Docker, e.g. `ghcr.io/acme/churn@sha256:...` "
+            "(the build's `image-ref`).",
+            default="",
         ),
         Input(
             "environment",
@@ -223,12 +227,19 @@ STAGE = Stage(
         Input("run-id", "MLflow run id for the lineage annotations.", default=""),
         Input(
             "port",
-            "Local target: port on 127.0.0.1 (default: a free one).",
+            "Local and docker targets: the stable host port (default: a free one; docker "
+            "keeps the serving container's).",
             default="",
             pattern=r"[0-9]{0,5}",
             kind="integer",
             minimum=1,
             maximum=65535,
+        ),
+        Input(
+            "bind-address",
+            "Docker target: host address the port is published on, e.g. `0.0.0.0`.",
+            default="127.0.0.1",
+            pattern=r"[0-9.]+|[0-9a-fA-F:]+",
         ),
         Input(
             "keep-running",
@@ -289,6 +300,8 @@ def run(ctx: StageContext) -> Result:
     deploy_checks.check(ctx, parse_duration)
     if ctx.inputs.text("target") == "local":
         return _run_local(ctx)
+    if ctx.inputs.text("target") == "docker":
+        return _run_docker(ctx)
     return _run_kubernetes(ctx)
 
 
@@ -417,6 +430,54 @@ def _run_local(ctx: StageContext) -> Result:
     _timeline_summary(ctx, timeline, "Local deploy")
     if not result.passed:
         return Result(outputs, gate_failed=f"smoke test failed: {result.reason}")
+    return Result(outputs)
+
+
+# -- docker --------------------------------------------------------------------------
+
+
+def _run_docker(ctx: StageContext) -> Result:
+    from modelship import dockerdeploy
+    from modelship.kube.deployer import Timeline
+    from modelship.kube.render import dns_name
+
+    image = ctx.inputs.text("image")
+    if not image:
+        raise UsageError("target docker needs `image`", "pass the build stage's `image-ref`")
+    environment = _environment(ctx)
+    name = ctx.inputs.text("name") or dns_name(f"{_model_name(ctx)}-{environment}")
+    bind = ctx.inputs.text("bind-address")
+    plan = dockerdeploy.DockerPlan(
+        name=dockerdeploy.validate_name(name),
+        image=image,
+        environment=environment,
+        container_port=ctx.inputs.integer("container-port") or 8080,
+        host_port=ctx.inputs.integer("port") if ctx.inputs.text("port") else None,
+        bind_address=bind,
+        timeout=parse_duration(ctx.inputs.text("timeout")),
+        smoke=_smoke_spec(ctx),
+        rollback=ctx.inputs.flag("rollback-on-failure"),
+    )
+    timeline = Timeline(echo=ctx.log.info)
+    client = dockerdeploy.connect(ctx.env)
+    host = dockerdeploy.endpoint_host(ctx.env, bind)
+    try:
+        outcome = dockerdeploy.DockerDeployer(client, plan, timeline, host).run()
+    finally:
+        _timeline_summary(ctx, timeline, "Docker deploy (blue-green)")
+        client.close()
+    outputs: dict[str, Any] = {
+        "endpoint": outcome.endpoint,
+        "revision": outcome.revision,
+        "previous-revision": outcome.previous_revision,
+        "rolled-back": outcome.rolled_back,
+        "status": outcome.status,
+        "serving": outcome.serving,
+        "manifests-dir": "",
+    }
+    if outcome.status != "succeeded":
+        what = "rolled back" if outcome.rolled_back else "not rolled back"
+        return Result(outputs, gate_failed=f"deploy failed ({what}): {outcome.reason}")
     return Result(outputs)
 
 
