@@ -42,9 +42,7 @@ def smoke_payload(validation: Path, target: str) -> tuple[str, bool]:
     body = {
         "dataframe_split": {
             "columns": [rows[0][i] for i in keep],
-            "data": [
-                [_number(row[i]) for i in keep] for row in rows[1:] if len(row) == len(rows[0])
-            ],
+            "data": [[_number(row[i]) for i in keep] for row in complete],
         }
     }
     return json.dumps(body, indent=2) + "\n", True
