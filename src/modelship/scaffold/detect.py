@@ -135,7 +135,9 @@ def _find_label(root: Path, data_files: tuple[str, ...]) -> tuple[str | None, st
         label = _label_in(read_structured(root / name))
         if label:
             return label, name
-    for name in data_files:
+    validation = validation_candidate(data_files)
+    ordered = [validation] if validation else []
+    for name in [*ordered, *data_files]:
         header = csv_header(root / name) if name.endswith((".csv", ".tsv")) else []
         for column in header:
             if column.strip().lower() in LABEL_COLUMNS:
