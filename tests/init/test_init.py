@@ -228,3 +228,17 @@ def test_pipeline_folder_linked_outside_the_repository_is_refused(tmp_path: Path
 def test_unknown_flag_is_a_usage_error(tmp_path: Path) -> None:
     repo = make_repo(tmp_path, "script")
     assert run_init(repo, "--platform", "jenkins").code == 2
+
+
+def test_dvc_tracked_data_without_a_dvc_pipeline_gets_a_data_job_not_dvc_repro(
+    tmp_path: Path,
+) -> None:
+    tracked = "outs:\n- md5: 0123456789abcdef0123456789abcdef\n  path: val.csv\n"
+    repo = make_repo(tmp_path, "script", **{"data/val.csv.dvc": tracked})
+    result = _ok(run_init(repo))
+    assert "DVC-tracked data data/val.csv" in result.out
+    jobs = _workflow(repo)["jobs"]
+    assert jobs["train"]["needs"] == ["context", "data"]
+    train = _step_with(jobs["train"], "train")
+    assert (train["mode"], train["command"]) == ("command", "python train.py")
+    assert _step_with(jobs["evaluate"], "data")["targets"] == "data/val.csv"

@@ -62,7 +62,9 @@ def parser() -> argparse.ArgumentParser:
 def _found(repo: Repository) -> list[str]:
     lines = []
     if repo.dvc:
-        lines.append("dvc.yaml / .dvc files: DVC pipeline and data")
+        lines.append("dvc.yaml: a DVC pipeline")
+    if repo.dvc_tracked:
+        lines.append("DVC-tracked data " + ", ".join(repo.dvc_tracked[:5]))
     if repo.mlproject is not None:
         lines.append("MLproject" + (f" (name {repo.mlproject})" if repo.mlproject else ""))
     if repo.train_script:

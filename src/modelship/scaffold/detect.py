@@ -34,7 +34,7 @@ class Repository:
     """The facts `modelship init` found; paths are relative, with `/`."""
 
     root: Path
-    dvc: bool
+    dvc: bool  # a dvc.yaml pipeline
     mlproject: str | None  # the MLproject's `name`, or "" when it has none
     train_script: str | None
     requirements: str | None
@@ -198,7 +198,7 @@ def detect(root: Path) -> Repository:
     label, label_source = _find_label(root, data_files)
     return Repository(
         root=root,
-        dvc=(root / "dvc.yaml").is_file() or bool(dvc_tracked),
+        dvc=(root / "dvc.yaml").is_file(),
         mlproject=_mlproject_name(root),
         train_script=_train_script(root),
         requirements="requirements.txt" if (root / "requirements.txt").is_file() else None,

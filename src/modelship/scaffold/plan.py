@@ -54,7 +54,7 @@ class Plan:
     test_command: str  # "" for no test job
     install: str  # "requirements", "project" or ""
     requirements: str
-    dvc: bool
+    dvc: bool  # DVC manages data: a data job pulls and verifies it
     train_data: tuple[str, ...]  # what the train job pulls from the DVC remote
     validation_tracked: bool  # the validation data comes from the DVC remote
     smoke_payload: str
@@ -157,7 +157,7 @@ def plan(options: Options, repo: Repository) -> Plan:
         test_command=_tests(options, repo),
         install=install,
         requirements=requirements,
-        dvc=repo.dvc,
+        dvc=repo.dvc or bool(repo.dvc_tracked),
         train_data=repo.dvc_tracked,
         validation_tracked=validation in repo.dvc_tracked,
         smoke_payload=_repo_path(options.smoke_payload, "smoke payload", "--smoke-payload"),
