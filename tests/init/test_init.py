@@ -242,3 +242,23 @@ def test_dvc_tracked_data_without_a_dvc_pipeline_gets_a_data_job_not_dvc_repro(
     train = _step_with(jobs["train"], "train")
     assert (train["mode"], train["command"]) == ("command", "python train.py")
     assert _step_with(jobs["evaluate"], "data")["targets"] == "data/val.csv"
+
+
+def test_dvc_output_with_an_expression_in_its_name_is_refused(tmp_path: Path) -> None:
+    pipeline = "stages:\n  prepare:\n    cmd: python prepare.py\n    outs:\n"
+    pipeline += "      - 'data/${{ github.token }}.csv'\n"
+    repo = make_repo(tmp_path, "dvc", **{"dvc.yaml": pipeline})
+    result = run_init(repo, "--validation-data", "data/validation.csv")
+    assert (result.code, result.err.count("\n")) == (2, 1)
+    assert result.err.startswith("error: DVC output ")
+    assert not (repo / ".github").exists()
+
+
+def test_gitlab_image_name_must_fit_the_build_template(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, "script")
+    result = run_init(repo, "--platform", "gitlab", "--image-name", "Registry/UPPER")
+    assert (result.code, result.err.count("\n")) == (2, 1)
+    assert "(pass --image-name)" in result.err
+    _ok(run_init(repo, "--platform", "gitlab", "--image-name", "registry.example.com:5000/a/b"))
+    build = next(i for i in _gitlab(repo)["include"] if i["remote"].endswith("/build.yml"))
+    assert build["inputs"]["image"] == "registry.example.com:5000/a/b"

@@ -94,12 +94,8 @@ def _chosen(chosen: Plan) -> list[str]:
     ]
 
 
-def _files(chosen: Plan, repo: Repository, image_name: str | None) -> tuple[list[NewFile], str]:
-    if chosen.platform == "github":
-        pipeline = render_github(chosen)
-    else:
-        default_image = f"registry.example.com/ml/{chosen.model_name.lower()}"
-        pipeline = render_gitlab(chosen, image_name or default_image)
+def _files(chosen: Plan, repo: Repository) -> tuple[list[NewFile], str]:
+    pipeline = render_github(chosen) if chosen.platform == "github" else render_gitlab(chosen)
     files = [NewFile(PIPELINE_PATHS[chosen.platform], pipeline, replaceable=True)]
     note = ""
     if not inside(repo.root, chosen.smoke_payload).exists():
@@ -129,13 +125,14 @@ def run(argv: Sequence[str], cwd: Path, out: TextIO) -> int:
         thresholds=tuple(args.thresholds),
         branch=args.branch,
         templates_ref=args.templates_ref,
+        image_name=args.image_name,
     )
     out.write(f"modelship init: {root}\nfound:\n")
     out.writelines(f"  {line}\n" for line in _found(repo))
     chosen = plan(options, repo)
     out.write("pipeline:\n")
     out.writelines(f"  {line}\n" for line in _chosen(chosen))
-    files, smoke_note = _files(chosen, repo, args.image_name)
+    files, smoke_note = _files(chosen, repo)
     written = write_files(root, files, force=args.force)
     out.write("wrote:\n")
     for path in written:

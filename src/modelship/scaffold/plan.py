@@ -21,6 +21,8 @@ COMMAND = re.compile(r"[A-Za-z0-9_ ./:=,-]*")
 BRANCH = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,127}")
 THRESHOLD = re.compile(r"[A-Za-z0-9_ .<>=*+-]+")
 REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+# The build template's `image` regex: a lower-case repository, optional registry port.
+IMAGE = re.compile(r"[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*")
 DEFAULT_THRESHOLDS = ("accuracy >= 0.90", "f1 >= champion - 0.02")
 DEFAULT_TEST_COMMAND = "python -m pytest -q -p no:cacheprovider {folder}"
 
@@ -41,6 +43,7 @@ class Options:
     thresholds: tuple[str, ...] = ()
     branch: str | None = None
     templates_ref: str = "v1"
+    image_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class Plan:
     thresholds: tuple[str, ...]
     branch: str
     templates_ref: str
+    image_name: str  # GitLab: the serving image's repository
 
 
 def _checked(value: str, pattern: re.Pattern[str], what: str, flag: str) -> str:
@@ -139,6 +143,20 @@ def _install(options: Options, repo: Repository) -> tuple[str, str]:
     return ("project", "") if repo.pyproject_installable else ("", "")
 
 
+def _tracked(path: str) -> str:
+    """A data file DVC manages: the train job names it, so it must be a plain path."""
+    if not REPO_PATH.fullmatch(path) or ".." in PurePosixPath(path).parts:
+        raise UsageError(f"DVC output {path!r} is not usable in a pipeline", "rename it")
+    return path
+
+
+def _image_name(options: Options, model_name: str) -> str:
+    if options.image_name is not None:
+        return _checked(options.image_name, IMAGE, "image name", "--image-name")
+    default = f"registry.example.com/ml/{model_name.lower()}"
+    return _checked(default, IMAGE, "image name", "--image-name")
+
+
 def plan(options: Options, repo: Repository) -> Plan:
     train_mode, train_command = _train(options, repo)
     validation = _validation(options, repo)
@@ -147,9 +165,10 @@ def plan(options: Options, repo: Repository) -> Plan:
     for rule in thresholds:
         _checked(rule, THRESHOLD, "threshold", "--threshold 'metric >= value'")
     branch = options.branch or repo.default_branch or "main"
+    model_name = _model_name(options, repo)
     return Plan(
         platform=options.platform,
-        model_name=_model_name(options, repo),
+        model_name=model_name,
         target=_target(options, repo),
         validation_data=validation,
         train_mode=train_mode,
@@ -158,10 +177,11 @@ def plan(options: Options, repo: Repository) -> Plan:
         install=install,
         requirements=requirements,
         dvc=repo.dvc or bool(repo.dvc_tracked),
-        train_data=repo.dvc_tracked,
+        train_data=tuple(_tracked(path) for path in repo.dvc_tracked),
         validation_tracked=validation in repo.dvc_tracked,
         smoke_payload=_repo_path(options.smoke_payload, "smoke payload", "--smoke-payload"),
         thresholds=tuple(thresholds),
         branch=_checked(branch, BRANCH, "branch", "--branch"),
         templates_ref=_checked(options.templates_ref, REF, "templates ref", "--templates-ref"),
+        image_name=_image_name(options, model_name),
     )

@@ -108,7 +108,7 @@ def render_github(plan: Plan) -> str:
     return fill("github", "ml-pipeline.yml", blocks, values)
 
 
-def render_gitlab(plan: Plan, image_name: str) -> str:
+def render_gitlab(plan: Plan) -> str:
     upstream = ["modelship-context"]
     upstream += ["modelship-test"] if plan.test_command else []
     upstream += ["modelship-data"] if plan.dvc else []
@@ -124,7 +124,7 @@ def render_gitlab(plan: Plan, image_name: str) -> str:
     }
     values: dict[str, object] = {
         **_common_values(plan),
-        "image_name": image_name,
+        "image_name": plan.image_name,
         "train_needs": upstream,
         "evaluate_needs": ["modelship-train", *(["modelship-data"] if plan.dvc else [])],
         "data_artifacts": ["modelship-reports/", ".modelship/outputs/", *plan.train_data],
