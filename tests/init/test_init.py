@@ -262,3 +262,10 @@ def test_gitlab_image_name_must_fit_the_build_template(tmp_path: Path) -> None:
     _ok(run_init(repo, "--platform", "gitlab", "--image-name", "registry.example.com:5000/a/b"))
     build = next(i for i in _gitlab(repo)["include"] if i["remote"].endswith("/build.yml"))
     assert build["inputs"]["image"] == "registry.example.com:5000/a/b"
+
+
+def test_unwritable_pipeline_folder_is_one_error_line_and_exit_3(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path, "script", **{".github": "a file where the folder would go\n"})
+    result = run_init(repo)
+    assert (result.code, result.err.count("\n")) == (3, 1)
+    assert result.err.startswith("error: cannot write the pipeline: ")

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from modelship.ci.errors import EXIT_OK, EXIT_USAGE, UsageError
+from modelship.ci.errors import EXIT_EXTERNAL, EXIT_OK, EXIT_USAGE, UsageError
 from modelship.scaffold.detect import Repository, detect
 from modelship.scaffold.plan import Options, Plan, plan
 from modelship.scaffold.render import PIPELINE_PATHS, render_github, render_gitlab
@@ -156,3 +156,6 @@ def main(
     except UsageError as error:
         (stderr or sys.stderr).write(f"error: {error.line()}\n")
         return EXIT_USAGE
+    except OSError as error:  # the file system refused a write: not the user's input
+        (stderr or sys.stderr).write(f"error: cannot write the pipeline: {error.strerror}\n")
+        return EXIT_EXTERNAL
