@@ -18,6 +18,7 @@ from modelship.ci.errors import EXIT_USAGE
 from modelship.stages import STAGES
 
 TOOLS = {
+    "init": "Write the ML pipeline for this repository (GitHub workflow or .gitlab-ci.yml).",
     "lineage": "Print the lineage record of a model version, run, image or deployment.",
     "dev": "Developer commands: `modelship dev generate [--check]`.",
 }
@@ -116,6 +117,10 @@ def main(
             from modelship.dev.commands import main as dev_main
 
             return dev_main(rest)
+        if command == "init":
+            from modelship.scaffold.command import main as init_main
+
+            return init_main(rest, env, cwd, stdout, stderr)
         if command == "lineage":
             from modelship.lineage_cli import main as lineage_main
 
