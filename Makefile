@@ -85,6 +85,7 @@ static:
 	  $(BIN)/check-jsonschema --builtin-schema vendor.github-workflows workflows-examples/github/*.yml && \
 	  $(BIN)/actionlint workflows-examples/github/*.yml; fi
 	$(BIN)/python tests/tools/check_gitlab_templates.py gitlab-templates/*.yml $$(ls workflows-examples/gitlab/.gitlab-ci.yml 2>/dev/null)
+	$(BIN)/check-jsonschema --builtin-schema vendor.circle-ci workflows-examples/circleci/config.yml
 
 test: dev lint typecheck static
 	$(BIN)/pytest $(PYTEST_ARGS)
