@@ -174,7 +174,7 @@ def pipeline_files(platform: str) -> dict[str, Path]:
 def local_install(text: str, source: Path) -> str:
     """The GitLab pipeline with every template installing modelship from `source`.
 
-    The templates pin a release (`modelship[...]==<version>`) from the package
+    The templates pin a release (`modelship-ci[...]==<version>`) from the package
     index; the demo runs this checkout instead, and PyPI's `modelship` is an
     unrelated project."""
     text = re.sub(r"(?m)^      install: .*\n", "", text)
