@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.harness.tools import act_binary, gitlab_ci_local_binary
@@ -22,6 +23,40 @@ class Run:
         if self.returncode != 0:
             raise AssertionError(f"run failed with {self.returncode}:\n{self.output[-12000:]}")
         return self
+
+
+@dataclass(frozen=True)
+class JobContainers:
+    """Each job in a container of its own, on `image`, instead of on the host.
+
+    `engine_env` reaches the Docker Engine (DOCKER_HOST). `mounts` are host
+    folders the jobs see at the same path: what stands for a shared service
+    (a DVC remote on a file system, a reports folder), never the workspace.
+    `cache` is uv's download cache, shared as CI caches are. The jobs use the
+    host network, so the MLflow server on the loopback is reachable.
+    """
+
+    image: str
+    engine_env: Mapping[str, str] = field(default_factory=dict)
+    mounts: Sequence[Path] = ()
+    cache: Path | None = None
+
+    def volumes(self) -> list[str]:
+        volumes = [f"{path}:{path}" for path in self.mounts]
+        if self.cache is not None:
+            volumes.append(f"{self.cache}:{self.cache}")
+        return volumes
+
+    def job_env(self) -> dict[str, str]:
+        return {"UV_CACHE_DIR": str(self.cache)} if self.cache is not None else {}
+
+
+def uv_cache() -> Path:
+    """The machine's uv download cache (shared by host and container jobs)."""
+    if os.environ.get("UV_CACHE_DIR"):
+        return Path(os.environ["UV_CACHE_DIR"])
+    cache = Path(os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache")))
+    return cache / "uv"
 
 
 def _clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -47,16 +82,15 @@ def run_act(
     venv: Path | None = None,
     timeout: float = 900,
     variables: Mapping[str, str] | None = None,
+    containers: JobContainers | None = None,
 ) -> Run:
-    """`act` as the issue prescribes: self-hosted platform, modelship@v1 from `checkout`."""
-    argv = [
-        act_binary(),
-        event,
-        "-P",
-        "ubuntu-latest=-self-hosted",
-        "--local-repository",
-        f"modelship/modelship@v1={checkout}",
-    ]
+    """`act` with modelship@v1 from `checkout`: on the host (self-hosted
+    platform, the fast path) or, with `containers`, each job in its own container."""
+    argv = [act_binary(), event, "--local-repository", f"modelship/modelship@v1={checkout}"]
+    if containers is None:
+        argv += ["-P", "ubuntu-latest=-self-hosted"]
+    else:
+        argv += _act_container_args(containers)
     if workflow:
         argv += ["-W", workflow]
     if job:
@@ -77,10 +111,11 @@ def run_act(
     for key in secrets or {}:
         argv += ["-s", key]  # value read from the environment, not the command line
         secret_env[key] = (secrets or {})[key]
+    engine_env = dict(containers.engine_env) if containers is not None else {}
     done = subprocess.run(
         argv,
         cwd=project,
-        env=_clean_env(secret_env),
+        env=_clean_env({**engine_env, **secret_env}),
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
@@ -88,6 +123,17 @@ def run_act(
         check=False,
     )
     return Run(done.returncode, done.stdout + done.stderr)
+
+
+def _act_container_args(containers: JobContainers) -> list[str]:
+    """The image is built locally (no registry to pull from); the job
+    containers are removed when the run ends, whatever its result."""
+    options = " ".join(f"--volume={volume}" for volume in containers.volumes())
+    argv = ["-P", f"ubuntu-latest={containers.image}", "--pull=false", "--rm"]
+    argv += ["--network", "host", "--container-options", options]
+    for key, value in containers.job_env().items():
+        argv += ["--env", f"{key}={value}"]
+    return argv
 
 
 def private_home(project: Path) -> dict[str, str]:
@@ -114,18 +160,27 @@ def run_gitlab(
     variables: Mapping[str, str] | None = None,
     python_bin: Path | None = None,
     timeout: float = 900,
+    containers: JobContainers | None = None,
 ) -> Run:
-    """`gitlab-ci-local` with the shell executor (no container engine here).
+    """`gitlab-ci-local` with the shell executor (the fast path) or, with
+    `containers`, the docker executor: each job in a container of the job
+    image its `image:` names (`use_job_image`).
 
-    `python_bin` is the folder whose `python3` the jobs use (a virtualenv), so
-    `pip install` in the templates never touches the machine's Python.
+    `python_bin` (shell executor) is the folder whose `python3` the jobs use
+    (a virtualenv), so `pip install` in the templates never touches the
+    machine's Python.
     """
-    argv = [gitlab_ci_local_binary(), "--force-shell-executor", *jobs]
-    for key, value in {**private_home(project), **(variables or {})}.items():
+    if containers is None:
+        argv = [gitlab_ci_local_binary(), "--force-shell-executor", *jobs]
+        job_variables = {**private_home(project), **(variables or {})}
+        bin_dir = python_bin or Path(sys.executable).parent
+        extra = {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    else:
+        argv = [gitlab_ci_local_binary(), *_gitlab_container_args(containers), *jobs]
+        job_variables = {**containers.job_env(), **(variables or {})}
+        extra = dict(containers.engine_env)
+    for key, value in job_variables.items():
         argv += ["--variable", f"{key}={value}"]
-    extra: dict[str, str] = {}
-    bin_dir = python_bin or Path(sys.executable).parent
-    extra["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
     done = subprocess.run(
         argv,
         cwd=project,
@@ -137,3 +192,27 @@ def run_gitlab(
         check=False,
     )
     return Run(done.returncode, done.stdout + done.stderr)
+
+
+def _gitlab_container_args(containers: JobContainers) -> list[str]:
+    """The job image doubles as the helper image that copies the project into
+    the job's volume and the artifacts out (it has bash and rsync): the
+    default helper comes from Docker Hub, which is out of reach here."""
+    argv = ["--pull-policy", "if-not-present", "--helper-image", containers.image]
+    argv += ["--network", "host"]
+    for volume in containers.volumes():
+        argv += ["--volume", volume]
+    return argv
+
+
+def use_job_image(ci_file: Path, image: str) -> None:
+    """Every template included by `ci_file` runs its job on `image`
+    (the templates' `job-image` input)."""
+    text = ci_file.read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^      job-image: .*\n", "", text)
+    text = re.sub(
+        r"(?m)^(  - local: gitlab-templates/\S+\n    inputs:\n)",
+        lambda m: f"{m.group(1)}      job-image: {image}\n",
+        text,
+    )
+    ci_file.write_text(text, encoding="utf-8")
