@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 TOOLS := .tools/node_modules/.bin
-APT_PACKAGES := git rsync shellcheck buildah podman debootstrap fuse-overlayfs uidmap prometheus prometheus-pushgateway docker-registry apache2-utils kubectl
+APT_PACKAGES := git rsync docker.io shellcheck buildah podman debootstrap fuse-overlayfs uidmap prometheus prometheus-pushgateway docker-registry apache2-utils kubectl
 PYTEST_ARGS ?=
 
 .PHONY: help dev deps venv tools generate lint typecheck static test test-fast demo demo-gitlab bench clean

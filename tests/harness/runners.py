@@ -40,6 +40,10 @@ class JobContainers:
     engine_env: Mapping[str, str] = field(default_factory=dict)
     mounts: Sequence[Path] = ()
     cache: Path | None = None
+    # Folders in the job where environments are built, kept in memory: act
+    # allows a job's container one minute to be removed, and deleting tens of
+    # thousands of files from a disk that five test runs share took longer.
+    scratch: Sequence[str] = ()
 
     def volumes(self) -> list[str]:
         volumes = [f"{path}:{path}" for path in self.mounts]
@@ -48,7 +52,12 @@ class JobContainers:
         return volumes
 
     def job_env(self) -> dict[str, str]:
-        return {"UV_CACHE_DIR": str(self.cache)} if self.cache is not None else {}
+        if self.cache is None:
+            return {}
+        # Symlinks into the shared cache, not copies: a job's environment
+        # (MLflow, DVC, scikit-learn: about 1 GB) would otherwise be written
+        # into, and deleted with, every job's container.
+        return {"UV_CACHE_DIR": str(self.cache), "UV_LINK_MODE": "symlink"}
 
 
 def uv_cache() -> Path:
@@ -128,7 +137,10 @@ def run_act(
 def _act_container_args(containers: JobContainers) -> list[str]:
     """The image is built locally (no registry to pull from); the job
     containers are removed when the run ends, whatever its result."""
-    options = " ".join(f"--volume={volume}" for volume in containers.volumes())
+    options = " ".join(
+        [f"--volume={volume}" for volume in containers.volumes()]
+        + [f"--tmpfs={folder}:exec" for folder in containers.scratch]
+    )
     argv = ["-P", f"ubuntu-latest={containers.image}", "--pull=false", "--rm"]
     argv += ["--network", "host", "--container-options", options]
     for key, value in containers.job_env().items():

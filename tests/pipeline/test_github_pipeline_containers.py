@@ -40,6 +40,8 @@ def test_first_push_in_job_containers_promotes_a_champion_that_answers(
         docker_jobs_engine.env,
         mounts=(state.remote, state.reports),
         cache=uv_cache(),
+        # $RUNNER_TEMP (/tmp under act): modelship's and the project's environments.
+        scratch=("/tmp/modelship", "/tmp/project"),
     )
     variables = {**demo.settings(state), "MLFLOW_TRACKING_URI": jobs_mlflow.uri}
     run = run_act(
@@ -48,7 +50,7 @@ def test_first_push_in_job_containers_promotes_a_champion_that_answers(
         workflow=".github/workflows/ml-pipeline.yml",
         variables=variables,
         containers=containers,
-        timeout=1200,
+        timeout=1800,
     ).check()
 
     # Every job ran in a container of the job image, none on the host.
