@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from tests.harness.tools import act_binary, gitlab_ci_local_binary
 
 
@@ -121,27 +123,63 @@ def run_act(
         argv += ["-s", key]  # value read from the environment, not the command line
         secret_env[key] = (secrets or {})[key]
     engine_env = dict(containers.engine_env) if containers is not None else {}
-    done = subprocess.run(
-        argv,
-        cwd=project,
-        env=_clean_env({**engine_env, **secret_env}),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    if containers is not None:
+        remove_act_containers(containers)  # left by an interrupted run: never reused
+    try:
+        done = subprocess.run(
+            argv,
+            cwd=project,
+            env=_clean_env({**engine_env, **secret_env}),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    finally:
+        if containers is not None:
+            remove_act_containers(containers)
     return Run(done.returncode, done.stdout + done.stderr)
 
 
+def remove_act_containers(containers: JobContainers) -> None:
+    """Remove the job containers act left on the job image.
+
+    act gives itself one minute to remove a finished job's container and fails
+    the run when that runs out; on a disk that several test runs share,
+    removing a container that held a Python environment took longer. So act
+    keeps them (`--reuse`) and they are removed here, without that limit.
+    """
+    env = {**os.environ, **containers.engine_env}
+    filters = ["--filter", "name=^act-", "--filter", f"ancestor={containers.image}"]
+    listed = subprocess.run(
+        ["docker", "ps", "-aq", *filters],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    ).stdout.split()
+    if listed:
+        subprocess.run(
+            ["docker", "rm", "--force", "--volumes", *listed],
+            env=env,
+            capture_output=True,
+            timeout=900,
+            check=True,
+        )
+
+
 def _act_container_args(containers: JobContainers) -> list[str]:
-    """The image is built locally (no registry to pull from); the job
-    containers are removed when the run ends, whatever its result."""
+    """The image is built locally (no registry to pull from). The job
+    containers stay when their job ends (`--reuse`) and `run_act` removes them
+    after the run, and before it: no job ever starts in a container that an
+    earlier one used."""
     options = " ".join(
         [f"--volume={volume}" for volume in containers.volumes()]
         + [f"--tmpfs={folder}:exec" for folder in containers.scratch]
     )
-    argv = ["-P", f"ubuntu-latest={containers.image}", "--pull=false", "--rm"]
+    argv = ["-P", f"ubuntu-latest={containers.image}", "--pull=false", "--reuse"]
     argv += ["--network", "host", "--container-options", options]
     for key, value in containers.job_env().items():
         argv += ["--env", f"{key}={value}"]
@@ -218,13 +256,17 @@ def _gitlab_container_args(containers: JobContainers) -> list[str]:
 
 
 def use_job_image(ci_file: Path, image: str) -> None:
-    """Every template included by `ci_file` runs its job on `image`
-    (the templates' `job-image` input)."""
+    """Every template included by `ci_file` runs its job on `image`.
+
+    The job's image is the template's `image` input, or `job-image` in the
+    templates whose `image` is the model's (train, build, deploy)."""
     text = ci_file.read_text(encoding="utf-8")
-    text = re.sub(r"(?m)^      job-image: .*\n", "", text)
-    text = re.sub(
-        r"(?m)^(  - local: gitlab-templates/\S+\n    inputs:\n)",
-        lambda m: f"{m.group(1)}      job-image: {image}\n",
-        text,
-    )
+
+    def with_image(match: re.Match[str]) -> str:
+        source = (ci_file.parent / match.group(2)).read_text(encoding="utf-8")
+        inputs = next(yaml.safe_load_all(source))["spec"]["inputs"]
+        name = "job-image" if "job-image" in inputs else "image"
+        return f"{match.group(1)}      {name}: {image}\n"
+
+    text = re.sub(r"(?m)^(  - local: (gitlab-templates/\S+)\n    inputs:\n)", with_image, text)
     ci_file.write_text(text, encoding="utf-8")
