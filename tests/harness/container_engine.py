@@ -73,6 +73,10 @@ def private_dockerd() -> Iterator[Engine]:
         except subprocess.TimeoutExpired:
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
+        # dockerd leaves its network namespace mounted under the exec root.
+        netns = root / "exec" / "netns" / "default"
+        if netns.exists():
+            subprocess.run(["umount", str(netns)], capture_output=True, check=False)
         shutil.rmtree(root, ignore_errors=True)
 
 
