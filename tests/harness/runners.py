@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import yaml
 
 from tests.harness.tools import act_binary, gitlab_ci_local_binary
 
@@ -22,6 +25,49 @@ class Run:
         if self.returncode != 0:
             raise AssertionError(f"run failed with {self.returncode}:\n{self.output[-12000:]}")
         return self
+
+
+@dataclass(frozen=True)
+class JobContainers:
+    """Each job in a container of its own, on `image`, instead of on the host.
+
+    `engine_env` reaches the Docker Engine (DOCKER_HOST). `mounts` are host
+    folders the jobs see at the same path: what stands for a shared service
+    (a DVC remote on a file system, a reports folder), never the workspace.
+    `cache` is uv's download cache, shared as CI caches are. The jobs use the
+    host network, so the MLflow server on the loopback is reachable.
+    """
+
+    image: str
+    engine_env: Mapping[str, str] = field(default_factory=dict)
+    mounts: Sequence[Path] = ()
+    cache: Path | None = None
+    # Folders in the job where environments are built, kept in memory: act
+    # allows a job's container one minute to be removed, and deleting tens of
+    # thousands of files from a disk that five test runs share took longer.
+    scratch: Sequence[str] = ()
+
+    def volumes(self) -> list[str]:
+        volumes = [f"{path}:{path}" for path in self.mounts]
+        if self.cache is not None:
+            volumes.append(f"{self.cache}:{self.cache}")
+        return volumes
+
+    def job_env(self) -> dict[str, str]:
+        if self.cache is None:
+            return {}
+        # Symlinks into the shared cache, not copies: a job's environment
+        # (MLflow, DVC, scikit-learn: about 1 GB) would otherwise be written
+        # into, and deleted with, every job's container.
+        return {"UV_CACHE_DIR": str(self.cache), "UV_LINK_MODE": "symlink"}
+
+
+def uv_cache() -> Path:
+    """The machine's uv download cache (shared by host and container jobs)."""
+    if os.environ.get("UV_CACHE_DIR"):
+        return Path(os.environ["UV_CACHE_DIR"])
+    cache = Path(os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache")))
+    return cache / "uv"
 
 
 def _clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -47,16 +93,15 @@ def run_act(
     venv: Path | None = None,
     timeout: float = 900,
     variables: Mapping[str, str] | None = None,
+    containers: JobContainers | None = None,
 ) -> Run:
-    """`act` as the issue prescribes: self-hosted platform, modelship@v1 from `checkout`."""
-    argv = [
-        act_binary(),
-        event,
-        "-P",
-        "ubuntu-latest=-self-hosted",
-        "--local-repository",
-        f"modelship/modelship@v1={checkout}",
-    ]
+    """`act` with modelship@v1 from `checkout`: on the host (self-hosted
+    platform, the fast path) or, with `containers`, each job in its own container."""
+    argv = [act_binary(), event, "--local-repository", f"modelship/modelship@v1={checkout}"]
+    if containers is None:
+        argv += ["-P", "ubuntu-latest=-self-hosted"]
+    else:
+        argv += _act_container_args(containers)
     if workflow:
         argv += ["-W", workflow]
     if job:
@@ -77,17 +122,68 @@ def run_act(
     for key in secrets or {}:
         argv += ["-s", key]  # value read from the environment, not the command line
         secret_env[key] = (secrets or {})[key]
-    done = subprocess.run(
-        argv,
-        cwd=project,
-        env=_clean_env(secret_env),
-        stdin=subprocess.DEVNULL,
+    engine_env = dict(containers.engine_env) if containers is not None else {}
+    if containers is not None:
+        remove_act_containers(containers)  # left by an interrupted run: never reused
+    try:
+        done = subprocess.run(
+            argv,
+            cwd=project,
+            env=_clean_env({**engine_env, **secret_env}),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    finally:
+        if containers is not None:
+            remove_act_containers(containers)
+    return Run(done.returncode, done.stdout + done.stderr)
+
+
+def remove_act_containers(containers: JobContainers) -> None:
+    """Remove the job containers act left on the job image.
+
+    act gives itself one minute to remove a finished job's container and fails
+    the run when that runs out; on a disk that several test runs share,
+    removing a container that held a Python environment took longer. So act
+    keeps them (`--reuse`) and they are removed here, without that limit.
+    """
+    env = {**os.environ, **containers.engine_env}
+    filters = ["--filter", "name=^act-", "--filter", f"ancestor={containers.image}"]
+    listed = subprocess.run(
+        ["docker", "ps", "-aq", *filters],
+        env=env,
         capture_output=True,
         text=True,
-        timeout=timeout,
-        check=False,
+        timeout=120,
+        check=True,
+    ).stdout.split()
+    if listed:
+        subprocess.run(
+            ["docker", "rm", "--force", "--volumes", *listed],
+            env=env,
+            capture_output=True,
+            timeout=900,
+            check=True,
+        )
+
+
+def _act_container_args(containers: JobContainers) -> list[str]:
+    """The image is built locally (no registry to pull from). The job
+    containers stay when their job ends (`--reuse`) and `run_act` removes them
+    after the run, and before it: no job ever starts in a container that an
+    earlier one used."""
+    options = " ".join(
+        [f"--volume={volume}" for volume in containers.volumes()]
+        + [f"--tmpfs={folder}:exec" for folder in containers.scratch]
     )
-    return Run(done.returncode, done.stdout + done.stderr)
+    argv = ["-P", f"ubuntu-latest={containers.image}", "--pull=false", "--reuse"]
+    argv += ["--network", "host", "--container-options", options]
+    for key, value in containers.job_env().items():
+        argv += ["--env", f"{key}={value}"]
+    return argv
 
 
 def private_home(project: Path) -> dict[str, str]:
@@ -114,18 +210,27 @@ def run_gitlab(
     variables: Mapping[str, str] | None = None,
     python_bin: Path | None = None,
     timeout: float = 900,
+    containers: JobContainers | None = None,
 ) -> Run:
-    """`gitlab-ci-local` with the shell executor (no container engine here).
+    """`gitlab-ci-local` with the shell executor (the fast path) or, with
+    `containers`, the docker executor: each job in a container of the job
+    image its `image:` names (`use_job_image`).
 
-    `python_bin` is the folder whose `python3` the jobs use (a virtualenv), so
-    `pip install` in the templates never touches the machine's Python.
+    `python_bin` (shell executor) is the folder whose `python3` the jobs use
+    (a virtualenv), so `pip install` in the templates never touches the
+    machine's Python.
     """
-    argv = [gitlab_ci_local_binary(), "--force-shell-executor", *jobs]
-    for key, value in {**private_home(project), **(variables or {})}.items():
+    if containers is None:
+        argv = [gitlab_ci_local_binary(), "--force-shell-executor", *jobs]
+        job_variables = {**private_home(project), **(variables or {})}
+        bin_dir = python_bin or Path(sys.executable).parent
+        extra = {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    else:
+        argv = [gitlab_ci_local_binary(), *_gitlab_container_args(containers), *jobs]
+        job_variables = {**containers.job_env(), **(variables or {})}
+        extra = dict(containers.engine_env)
+    for key, value in job_variables.items():
         argv += ["--variable", f"{key}={value}"]
-    extra: dict[str, str] = {}
-    bin_dir = python_bin or Path(sys.executable).parent
-    extra["PATH"] = f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
     done = subprocess.run(
         argv,
         cwd=project,
@@ -137,3 +242,31 @@ def run_gitlab(
         check=False,
     )
     return Run(done.returncode, done.stdout + done.stderr)
+
+
+def _gitlab_container_args(containers: JobContainers) -> list[str]:
+    """The job image doubles as the helper image that copies the project into
+    the job's volume and the artifacts out (it has bash and rsync): the
+    default helper comes from Docker Hub, which is out of reach here."""
+    argv = ["--pull-policy", "if-not-present", "--helper-image", containers.image]
+    argv += ["--network", "host"]
+    for volume in containers.volumes():
+        argv += ["--volume", volume]
+    return argv
+
+
+def use_job_image(ci_file: Path, image: str) -> None:
+    """Every template included by `ci_file` runs its job on `image`.
+
+    The job's image is the template's `image` input, or `job-image` in the
+    templates whose `image` is the model's (train, build, deploy)."""
+    text = ci_file.read_text(encoding="utf-8")
+
+    def with_image(match: re.Match[str]) -> str:
+        source = (ci_file.parent / match.group(2)).read_text(encoding="utf-8")
+        inputs = next(yaml.safe_load_all(source))["spec"]["inputs"]
+        name = "job-image" if "job-image" in inputs else "image"
+        return f"{match.group(1)}      {name}: {image}\n"
+
+    text = re.sub(r"(?m)^(  - local: (gitlab-templates/\S+)\n    inputs:\n)", with_image, text)
+    ci_file.write_text(text, encoding="utf-8")
