@@ -19,12 +19,13 @@ TOOLS := .tools/node_modules/.bin
 APT_PACKAGES := python3-venv git rsync shellcheck docker.io buildah podman debootstrap fuse-overlayfs uidmap prometheus prometheus-pushgateway docker-registry apache2-utils kubectl chromium
 PYTEST_ARGS ?=
 
-.PHONY: help dev deps bootstrap venv tools generate lint typecheck static test test-fast demo demo-gitlab bench clean
+.PHONY: help dev deps bootstrap venv tools generate lint typecheck static test test-slow test-fast demo demo-gitlab bench clean
 
 help:
 	@echo "make demo         run the example ML pipeline end to end with act (GitHub Actions)"
 	@echo "make demo-gitlab  the same pipeline with gitlab-ci-local (GitLab CI)"
 	@echo "make test         lint, type-check, security checks and the whole test suite"
+	@echo "make test-slow    the heaviest end-to-end runs (jobs in containers, other CIs, suite image)"
 	@echo "make dev          install everything (system packages, .venv, node tools)"
 	@echo "make bootstrap    .tools/venv with uv, and .venv made by it (the system python3 stays untouched)"
 	@echo "make generate     regenerate actions/, gitlab-templates/ and action READMEs"
@@ -88,7 +89,12 @@ static:
 	$(BIN)/check-jsonschema --builtin-schema vendor.circle-ci workflows-examples/circleci/config.yml
 
 test: dev lint typecheck static
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+
+# The heaviest runs: the example pipelines again with each job in a container,
+# the Jenkins and CircleCI files, `modelship init`'s workflow under act, the suite image.
+test-slow: dev
+	$(BIN)/pytest -m slow $(PYTEST_ARGS)
 
 test-fast: lint typecheck
 	$(BIN)/pytest -m "not e2e" $(PYTEST_ARGS)

@@ -20,7 +20,7 @@ from tests.harness.checkout import git
 from tests.harness.runners import run_act
 from tests.pipeline.conftest import load_demo
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

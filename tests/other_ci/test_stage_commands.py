@@ -38,7 +38,7 @@ from tests.other_ci.pipelines import (
 )
 from tests.pipeline.conftest import load_demo
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 # job -> stage, as the GitHub example names its jobs
 JOBS = {

@@ -20,6 +20,9 @@ from modelship import __version__
 from tests.build.baseimage import REPOSITORY, BuildahStore, ensure_base_image, image_key
 from tests.harness.checkout import export_checkout, init_project
 
+# A full build of the image with every extra: minutes, so outside the default run.
+pytestmark = pytest.mark.slow
+
 SUITE_IMAGE = f"localhost/modelship-test/suite:{__version__}"
 REVISION = "0123456789abcdef0123456789abcdef01234567"
 # One import per extra of the distribution (pyproject.toml's `all`).
