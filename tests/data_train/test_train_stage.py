@@ -215,7 +215,7 @@ def test_unreachable_tracking_server_exits_3_quickly_without_the_password(
     assert time.monotonic() - started < 30
     assert done.code == 3
     assert "cannot reach the MLflow tracking server" in done.stderr
-    assert "trainer:***@127.0.0.1" in done.stderr
+    assert "http://***@127.0.0.1" in done.stderr
     assert "s3cr3t-pw" not in done.stderr + done.stdout
     assert not (workspace / "seen.json").exists()
 
