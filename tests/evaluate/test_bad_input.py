@@ -72,8 +72,8 @@ def _with(args: list[str], flag: str, value: str) -> list[str]:
 @pytest.mark.parametrize(
     ("flag", "value", "message"),
     [
-        ("--seed", "-1", "input 'seed' must be between 0 and"),
-        ("--seed", "1e30", "input 'seed' must be between 0 and"),
+        ("--seed", "-1", "input 'seed' (from --seed) must be at least 0"),
+        ("--seed", "1e30", "input 'seed' (from --seed) must be at most 4294967295"),
         ("--metrics", "nan", "unknown metric 'nan'"),
         ("--metrics", "rmse", "metric 'rmse' does not apply to classification"),
         ("--thresholds", "mae <= champion", "metric 'mae' does not apply to classification"),
@@ -104,8 +104,8 @@ REGISTER = ["register", "--model-uri", "runs:/0123abcd/model", "--model-name", "
 @pytest.mark.parametrize(
     ("flag", "value", "message"),
     [
-        ("--wait-timeout", "-1", "input 'wait-timeout' must be"),
-        ("--wait-timeout", "1e30", "input 'wait-timeout' must be"),
+        ("--wait-timeout", "-1", "input 'wait-timeout' (from --wait-timeout) must be a duration"),
+        ("--wait-timeout", "1e30", "input 'wait-timeout' (from --wait-timeout) must be a duration"),
         ("--model-uri", "runs:/0123abcd/model\n::set-output name=x::y", "input 'model-uri'"),
         ("--model-uri", "models:/churn/3", "already names a registered model"),
     ],

@@ -66,16 +66,22 @@ def check_url(item: Input, value: str, where: str, schemes: tuple[str, ...]) -> 
         raise UsageError(f"input '{item.name}'{where} must name a host; got {shown}")
 
 
+def _shown(number: float) -> str:
+    """A bound as a user writes it: 4294967295, not 4.29497e+09."""
+    return str(int(number)) if float(number).is_integer() and abs(number) < 1e16 else f"{number:g}"
+
+
 def check_range(item: Input, number: float, where: str, positive: bool = False) -> None:
+    got = _shown(number)
     if positive and number <= 0:
-        raise UsageError(f"input '{item.name}'{where} must be above zero; got {number:g}")
+        raise UsageError(f"input '{item.name}'{where} must be above zero; got {got}")
     if item.minimum is not None and number < item.minimum:
         raise UsageError(
-            f"input '{item.name}'{where} must be at least {item.minimum:g}; got {number:g}"
+            f"input '{item.name}'{where} must be at least {_shown(item.minimum)}; got {got}"
         )
     if item.maximum is not None and number > item.maximum:
         raise UsageError(
-            f"input '{item.name}'{where} must be at most {item.maximum:g}; got {number:g}"
+            f"input '{item.name}'{where} must be at most {_shown(item.maximum)}; got {got}"
         )
 
 
