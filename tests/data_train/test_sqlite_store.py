@@ -123,6 +123,8 @@ def test_logged_models_of_the_run_are_found(store_uri: str) -> None:
     experiment_id = fast.experiment_id("e")
     run_id = fast.create_run(experiment_id, "with-model", {})
     mlflow.set_tracking_uri(store_uri)
+    # MLflow's active experiment is process-wide: another test may have set one.
+    mlflow.set_experiment(experiment_id=experiment_id)
     with mlflow.start_run(run_id=run_id):
         info = mlflow.pyfunc.log_model(name="model", python_model=_Echo())
     models = fast.logged_models(experiment_id, run_id)

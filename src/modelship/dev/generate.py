@@ -206,10 +206,12 @@ def gitlab_yaml(stage: Stage) -> str:
         "image": f"$[[ inputs.{job_image_input(stage)} ]]",
         "variables": variables,
         "script": [
-            # Nothing to install in the suite image (or any image that has the
-            # command); otherwise uv when the image has it (several times
-            # faster), pip when not.
-            'if [ -z "$MODELSHIP_INSTALL" ] || command -v modelship >/dev/null 2>&1; then :; '
+            # Nothing to install in the suite image (or any image whose
+            # modelship has the extras this stage needs); otherwise uv when the
+            # image has it (several times faster), pip when not.
+            'if [ -z "$MODELSHIP_INSTALL" ] || modelship dev has-extras'
+            + "".join(f" {extra}" for extra in stage.extras)
+            + " >/dev/null 2>&1; then :; "
             "elif command -v uv >/dev/null 2>&1; then "
             'uv pip install --quiet --python "$(command -v python3)" "$MODELSHIP_INSTALL"; '
             "else python3 -m pip install --quiet --disable-pip-version-check "
