@@ -26,8 +26,8 @@ import warnings
 
 import numpy as np
 
-from modelship import bootstrap
-from modelship.bootstrap import Classified
+from modelship.evaluation import bootstrap
+from modelship.evaluation.bootstrap import Classified
 
 METRICS = bootstrap.CLASSIFICATION_METRICS
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from modelship.ci.errors import GateFailed, UsageError
-from modelship.dvcdata import Dataset, fingerprint
-from modelship.metrics_file import MetricsFileError, parse_metrics, read_metrics
+from modelship.data.dvc import Dataset, fingerprint
+from modelship.evaluation.metrics_file import MetricsFileError, parse_metrics, read_metrics
 from modelship.tracking import (
     parse_model_uri,
     redact_uri,

@@ -114,7 +114,7 @@ def scoring_server(
     model_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ScoringServer]:
     """The deploy stage's local target, kept running: the session's one scoring server."""
-    from modelship import serving
+    from modelship.deploy import local as serving
 
     workspace = tmp_path_factory.mktemp("local-ws")
     result = run_deploy(

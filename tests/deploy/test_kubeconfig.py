@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from modelship.ci.errors import UsageError
+from modelship.deploy.local import free_port
 from modelship.kube import config
-from modelship.serving import free_port
 from tests.deploy.conftest import kubeconfig_for, run_deploy
 
 TOKEN = "s3cret-token-0123456789"

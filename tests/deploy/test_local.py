@@ -10,7 +10,7 @@ from pathlib import Path
 
 import requests
 
-from modelship import serving
+from modelship.deploy import local as serving
 from tests.deploy.conftest import ScoringServer, run_deploy
 
 

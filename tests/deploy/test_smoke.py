@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from modelship import smoke
 from modelship.ci.errors import UsageError
+from modelship.deploy import smoke
 from tests.deploy.conftest import PAYLOAD, PAYLOAD_CSV, ScoringServer
 
 
@@ -59,7 +59,7 @@ def test_payload_the_model_rejects_fails_with_its_reason(scoring_server: Scoring
 
 
 def test_no_server_fails_without_raising() -> None:
-    from modelship.serving import free_port
+    from modelship.deploy.local import free_port
 
     result = smoke.run(
         smoke.http_transport(f"http://127.0.0.1:{free_port()}", timeout=2),

@@ -8,9 +8,9 @@ import warnings
 import numpy as np
 import pytest
 
-from modelship import bootstrap, gates
-from modelship.bootstrap import Classified
 from modelship.ci.errors import UsageError
+from modelship.evaluation import bootstrap, gates
+from modelship.evaluation.bootstrap import Classified
 
 # --- grammar ---------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from modelship.versioning import environment_for, oci_tag, parse_branch_environments, semver
+from modelship.source.versioning import environment_for, oci_tag, parse_branch_environments, semver
 from tests.foundation.helpers import run_cli
 from tests.harness.checkout import git, init_project
 

@@ -45,7 +45,7 @@ def test_alert_rules_unit_tests_pass() -> None:
 
 
 def test_rules_and_dashboard_use_only_published_metrics() -> None:
-    from modelship import promexport
+    from modelship.drift import prometheus as promexport
 
     registry = promexport.monitor_registry(
         "m",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from modelship import promexport
+from modelship.drift import prometheus as promexport
 
 
 def _registry(feature: str = "age", dataset_drift: bool | None = True):  # type: ignore[no-untyped-def]

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from modelship.ci.errors import UsageError
-from modelship.kubejob import parse_duration, parse_resources, parse_tolerations, pod_command
+from modelship.kube.jobs import parse_duration, parse_resources, parse_tolerations, pod_command
 
 
 def test_resources_set_request_and_limit_unless_one_side_is_named() -> None:

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelship import smoke
+from modelship.deploy import smoke
 from modelship.kube import rollout
 from modelship.kube.api import Kube, KubeError, KubeUnreachable
 from modelship.kube.manifests import apply_order, describe, primary_deployment, service_for

@@ -329,9 +329,9 @@ def _context_outputs(ctx: StageContext) -> dict[str, str]:
     if local.get("image-tag"):
         return local
     try:
-        from modelship import gitinfo
-        from modelship.refs import read_ref
-        from modelship.versioning import oci_tag, semver
+        from modelship.source import gitinfo
+        from modelship.source.refs import read_ref
+        from modelship.source.versioning import oci_tag, semver
 
         ref = read_ref(ctx.platform, ctx.cwd)
         described = gitinfo.describe(ctx.cwd)

@@ -47,9 +47,14 @@ DEPLOY_ENVIRONMENTS = ("staging", "production")
 
 
 def run(ctx: StageContext) -> Result:
-    from modelship import gitinfo
-    from modelship.refs import read_ref
-    from modelship.versioning import environment_for, oci_tag, parse_branch_environments, semver
+    from modelship.source import gitinfo
+    from modelship.source.refs import read_ref
+    from modelship.source.versioning import (
+        environment_for,
+        oci_tag,
+        parse_branch_environments,
+        semver,
+    )
 
     rules = parse_branch_environments(ctx.inputs.text("branch-environments"))
     ref = read_ref(ctx.platform, ctx.cwd)

@@ -73,8 +73,8 @@ STAGE = Stage(
 
 
 def run(ctx: StageContext) -> Result:
-    from modelship import dvcdata
     from modelship.ci.errors import UsageError
+    from modelship.data import dvc as dvcdata
 
     workdir = ctx.path(ctx.inputs.text("working-directory") or ".", "input 'working-directory'")
     if not workdir.is_dir():

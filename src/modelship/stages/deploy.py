@@ -309,7 +309,7 @@ def run(ctx: StageContext) -> Result:
 
 
 def _smoke_spec(ctx: StageContext) -> SmokeSpec:
-    from modelship import smoke
+    from modelship.deploy import smoke
     from modelship.kube.deployer import SmokeSpec
 
     raw = ctx.inputs.text("smoke-payload")
@@ -363,7 +363,8 @@ def _timeline_summary(ctx: StageContext, timeline: Timeline, title: str) -> None
 
 
 def _run_local(ctx: StageContext) -> Result:
-    from modelship import serving, smoke
+    from modelship.deploy import local as serving
+    from modelship.deploy import smoke
     from modelship.kube.deployer import Timeline
 
     model_uri = ctx.inputs.text("model-uri")
@@ -437,7 +438,7 @@ def _run_local(ctx: StageContext) -> Result:
 
 
 def _run_docker(ctx: StageContext) -> Result:
-    from modelship import dockerdeploy
+    from modelship.deploy import docker as dockerdeploy
     from modelship.kube.deployer import Timeline
     from modelship.kube.render import dns_name
 

@@ -14,8 +14,8 @@ from modelship.spec import Input, Output, Stage
 from modelship.stages.shared import TRACKING_URI
 
 if TYPE_CHECKING:
-    from modelship.bootstrap import DeltaStats, Samples
-    from modelship.gates import GateResult, Rule
+    from modelship.evaluation.bootstrap import DeltaStats, Samples
+    from modelship.evaluation.gates import GateResult, Rule
 
 MODEL_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
 
@@ -211,7 +211,7 @@ SEED_MAX = 2**32 - 1
 
 def _checked_inputs(ctx: StageContext) -> Checked:
     """Every input evaluate can judge alone, so bad input exits 2 before any MLflow call."""
-    from modelship import gates
+    from modelship.evaluation import gates
 
     rules = gates.parse_rules(ctx.inputs.text("thresholds"))
     gates.check_metrics(rules, _known_metrics())
@@ -316,7 +316,7 @@ def run(ctx: StageContext) -> Result:
 
 
 def _known_metrics() -> tuple[str, ...]:
-    from modelship.bootstrap import ALL_METRICS
+    from modelship.evaluation.bootstrap import ALL_METRICS
 
     return ALL_METRICS
 
@@ -340,37 +340,38 @@ def _evaluate(
 ) -> None:
     import numpy as np
 
-    from modelship import bootstrap, evaluation, evaluation_report
+    from modelship.evaluation import bootstrap, scoring
+    from modelship.evaluation import report as evaluation_report
 
     data_path = ctx.inputs.path("data", ctx.workspace)
     assert data_path is not None
-    frame = evaluation.load_table(data_path)
-    features, y = evaluation.split_target(frame, ctx.inputs.text("target"))
+    frame = scoring.load_table(data_path)
+    features, y = scoring.split_target(frame, ctx.inputs.text("target"))
     task_input = ctx.inputs.text("task")
-    task: bootstrap.Task = evaluation.detect_task(y) if task_input == "auto" else task_input  # type: ignore[assignment]
+    task: bootstrap.Task = scoring.detect_task(y) if task_input == "auto" else task_input  # type: ignore[assignment]
     outcome.task, outcome.rows = task, len(y)
     outcome.notes.append(f"{len(y)} validation rows from {data_path.name}, task {task}")
     rules, alpha, resamples, seed = checked.rules, checked.alpha, checked.resamples, checked.seed
-    evaluation.check_metrics_apply(task, [*ctx.inputs.items("metrics"), *(r.metric for r in rules)])
+    scoring.check_metrics_apply(task, [*ctx.inputs.items("metrics"), *(r.metric for r in rules)])
 
     candidate_uri = ctx.inputs.text("model-uri")
     with ctx.log.group(f"scoring the candidate {candidate_uri}"):
-        candidate_model = evaluation.load_model(client, candidate_uri, "candidate", tracking_uri)
-        scored = [evaluation.score(candidate_model, candidate_uri, features, "candidate", task)]
+        candidate_model = scoring.load_model(client, candidate_uri, "candidate", tracking_uri)
+        scored = [scoring.score(candidate_model, candidate_uri, features, "candidate", task)]
 
     champion_uri = _champion_uri(ctx, client, name, outcome)
     if champion_uri:
         with ctx.log.group(f"scoring the champion {champion_uri}"):
-            champion_model = evaluation.load_model(client, champion_uri, "champion", tracking_uri)
+            champion_model = scoring.load_model(client, champion_uri, "champion", tracking_uri)
             scored.append(
-                evaluation.score(champion_model, champion_uri, features, "champion", task)
+                scoring.score(champion_model, champion_uri, features, "champion", task)
             )
 
     rule_metrics = [r.metric for r in rules]
     if task == "classification":
-        encoded = evaluation.encode_classification(y, scored)
+        encoded = scoring.encode_classification(y, scored)
         n_classes = encoded.n_classes
-        names, explicit = evaluation.requested_metrics(
+        names, explicit = scoring.requested_metrics(
             task, n_classes, ctx.inputs.items("metrics"), rule_metrics
         )
         cand = encoded.models["candidate"]
@@ -384,10 +385,10 @@ def _evaluate(
             ctx.log.warning("roc_auc left out: the candidate model gives no class probabilities")
         outcome.metrics = names
         outcome.candidate = bootstrap.classification_metrics(encoded.y, cand, n_classes, names)
-        labels = [evaluation._label_text(c) for c in encoded.classes]
+        labels = [scoring._label_text(c) for c in encoded.classes]
         outcome.plots.append(
             evaluation_report.confusion_svg(
-                evaluation.confusion(encoded.y, cand.labels, n_classes),
+                scoring.confusion(encoded.y, cand.labels, n_classes),
                 labels,
                 "candidate: confusion matrix",
             )
@@ -400,7 +401,7 @@ def _evaluate(
             if n_classes <= 30:
                 outcome.plots.append(
                     evaluation_report.confusion_svg(
-                        evaluation.confusion(encoded.y, champ.labels, n_classes),
+                        scoring.confusion(encoded.y, champ.labels, n_classes),
                         labels,
                         "champion: confusion matrix",
                     )
@@ -411,12 +412,12 @@ def _evaluate(
                         encoded.y, cand, champ, n_classes, names, resamples=resamples, seed=seed
                     )
     else:
-        names, explicit = evaluation.requested_metrics(
+        names, explicit = scoring.requested_metrics(
             task, 0, ctx.inputs.items("metrics"), rule_metrics
         )
         outcome.metrics = names
         truth = y.astype(np.float64)
-        values = [evaluation.regression_values(s) for s in scored]
+        values = [scoring.regression_values(s) for s in scored]
         outcome.candidate = bootstrap.regression_metrics(truth, values[0], names)
         outcome.plots.append(
             evaluation_report.residual_svg(values[0], truth, "candidate: residuals")
@@ -445,7 +446,7 @@ def _judge(
     outcome: Outcome,
 ) -> None:
     """Every rule, plus the default one when no rule compares with the champion."""
-    from modelship import bootstrap, gates
+    from modelship.evaluation import bootstrap, gates
 
     rules = [*rules, *_default_rule(ctx, rules, outcome)]
     bad = [f"{k}={v}" for k, v in outcome.candidate.items() if not math.isfinite(v)]
@@ -484,8 +485,8 @@ def _judge(
 
 def _default_rule(ctx: StageContext, rules: list[Rule], outcome: Outcome) -> list[Rule]:
     """The fail-closed gate against the champion, unless a rule or the user says otherwise."""
-    from modelship import gates
-    from modelship.bootstrap import HIGHER_IS_BETTER
+    from modelship.evaluation import gates
+    from modelship.evaluation.bootstrap import HIGHER_IS_BETTER
 
     if outcome.champion is None or gates.compares_with_champion(rules) or not outcome.metrics:
         return []
@@ -532,7 +533,7 @@ def _champion_uri(ctx: StageContext, client: Any, name: str, outcome: Outcome) -
 
 
 def _write_reports(ctx: StageContext, name: str, outcome: Outcome, alpha: float | None) -> Any:
-    from modelship import evaluation_report as rep
+    from modelship.evaluation import report as rep
 
     confidence = 1 - (alpha if alpha is not None else 0.05)
     summary = ctx.summary
@@ -639,7 +640,7 @@ def _log_run(ctx: StageContext, client: Any, name: str, outcome: Outcome, junit:
         client.log_batch(run_id, metrics=metrics, params=params)
         data_path = ctx.inputs.path("data", ctx.workspace)
         if data_path is not None and data_path.is_file():
-            from modelship.evaluation import file_fingerprint
+            from modelship.evaluation.scoring import file_fingerprint
 
             client.set_tag(run_id, lineage.DATA_VERSION, file_fingerprint(data_path))
         summary = ctx.summary
@@ -687,9 +688,9 @@ def _forge_or_fail(ctx: StageContext) -> Any:
 def _comment(
     ctx: StageContext, name: str, outcome: Outcome, alpha: float | None, *, required: bool
 ) -> None:
-    from modelship import evaluation_report as rep
     from modelship import forge
     from modelship.ci.errors import ExternalError
+    from modelship.evaluation import report as rep
 
     target = forge.forge_for(
         ctx.platform, ctx.inputs.optional("github-token"), ctx.inputs.optional("gitlab-token")

@@ -306,7 +306,7 @@ def _max_drop(ctx: StageContext) -> float:
 
 def _deliveries(ctx: StageContext) -> _Deliveries:
     """Check the metrics file, Pushgateway and webhook inputs before any work."""
-    from modelship import promexport
+    from modelship.drift import prometheus as promexport
 
     metrics_file = None
     given = ctx.inputs.optional("metrics-file")
@@ -453,8 +453,9 @@ def _performance(
     result: DriftResult,
     options: Any,
 ) -> Performance:
-    from modelship import promexport, tracking
+    from modelship import tracking
     from modelship.drift import load, performance
+    from modelship.drift import prometheus as promexport
 
     uri = tracking.resolve_tracking_uri(ctx.inputs.optional("tracking-uri"), ctx.env, ctx.workspace)
     password = promexport.url_password(uri)
@@ -639,7 +640,7 @@ def _publish_metrics(
     model: str,
 ) -> None:
     """The textfile and the Pushgateway; a failure of either is a warning."""
-    from modelship import promexport
+    from modelship.drift import prometheus as promexport
 
     if deliveries.metrics_file is None and not deliveries.pushgateway:
         return
@@ -679,7 +680,7 @@ def _publish_metrics(
 
 
 def _push(ctx: StageContext, gateway: str, registry: Any, model: str) -> None:
-    from modelship import promexport
+    from modelship.drift import prometheus as promexport
 
     shown = redact_url(gateway)
     job = ctx.inputs.text("metrics-job")
@@ -700,8 +701,7 @@ def _notify(
     retrain: bool | None,
     model: str,
 ) -> None:
-    from modelship import notify
-    from modelship.drift import check
+    from modelship.drift import check, notify
 
     url = deliveries.webhook
     if not url or (result.status == check.STABLE and not retrain):

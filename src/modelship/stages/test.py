@@ -54,7 +54,7 @@ STAGE = Stage(
 
 def run(ctx: StageContext) -> Result:
     from modelship.ci.errors import GateFailed
-    from modelship.junit import parse_junit
+    from modelship.ci.junit import parse_junit
     from modelship.process import run_streaming, split_command
 
     argv = split_command(ctx.inputs.text("command"))

@@ -88,7 +88,7 @@ STAGE = Stage(
             default="",
             kind="duration",
         ),
-        # The kubernetes backend (modelship.kubejob; docs/training-at-scale.md).
+        # The kubernetes backend (modelship.kube.jobs; docs/training-at-scale.md).
         Input(
             "backend",
             "Where the training runs: `local` (this job) or `kubernetes` (a Job in a cluster; "
@@ -209,7 +209,7 @@ def run(ctx: StageContext) -> Result:
     shown_uri = tracking.redact_uri(uri)
     job = None
     if ctx.inputs.text("backend") == "kubernetes":
-        from modelship.kubejob import JobPlan
+        from modelship.kube.jobs import JobPlan
 
         job = JobPlan.from_inputs(ctx, uri, plan.metrics_files)  # exit 2 before the run opens
     experiment = ctx.inputs.optional("experiment") or ctx.platform.repository_name
@@ -284,7 +284,7 @@ class Session:
 
 
 def _finish(ctx: StageContext, session: Session) -> Result:
-    from modelship.metrics_file import MetricsFileError, check_finite, read_metrics
+    from modelship.evaluation.metrics_file import MetricsFileError, check_finite, read_metrics
 
     store, run_id, plan, outputs = session.store, session.run_id, session.plan, session.outputs
     experiment = session.experiment
@@ -463,7 +463,7 @@ def _data_version(ctx: StageContext) -> str | None:
 
 def _git(ctx: StageContext) -> tuple[str, str]:
     from modelship.ci.errors import ModelshipError
-    from modelship.refs import read_ref
+    from modelship.source.refs import read_ref
 
     try:
         ref = read_ref(ctx.platform, ctx.cwd)

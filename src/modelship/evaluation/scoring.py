@@ -20,7 +20,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from modelship.bootstrap import (
+from modelship.ci.errors import ExternalError, GateFailed, ModelshipError, UsageError
+from modelship.evaluation.bootstrap import (
     ALL_METRICS,
     CLASSIFICATION_METRICS,
     REGRESSION_METRICS,
@@ -30,7 +31,6 @@ from modelship.bootstrap import (
     default_metrics,
     regression_metrics,
 )
-from modelship.ci.errors import ExternalError, GateFailed, ModelshipError, UsageError
 
 Who = Literal["candidate", "champion"]
 # An integer label column with more distinct values than this is a regression target.

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from modelship import gitinfo
 from modelship.ci.platform import Platform
+from modelship.source import gitinfo
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from modelship import smoke
 from modelship.ci.errors import ExternalError, UsageError
+from modelship.deploy import smoke
 from modelship.kube.deployer import SmokeSpec, Timeline
 
 CANDIDATE_SUFFIX = "-candidate"

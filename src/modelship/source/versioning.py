@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 
 from modelship.ci.errors import UsageError
-from modelship.gitinfo import RELEASE_TAG
+from modelship.source.gitinfo import RELEASE_TAG
 
 OCI_TAG_MAX = 128
 _OCI_BAD = re.compile(r"[^A-Za-z0-9_.-]")

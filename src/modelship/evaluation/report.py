@@ -23,8 +23,8 @@ from modelship.ci.summary import md_escape
 if TYPE_CHECKING:
     import numpy as np
 
-    from modelship.bootstrap import DeltaStats
-    from modelship.gates import GateResult
+    from modelship.evaluation.bootstrap import DeltaStats
+    from modelship.evaluation.gates import GateResult
 
 
 def fmt(value: float | None, digits: int = 4) -> str:

@@ -1,0 +1,1 @@
+"""Versioned data through DVC."""

@@ -1,0 +1,1 @@
+"""Candidate against champion: metrics, paired bootstrap, gates and the evaluation report."""
