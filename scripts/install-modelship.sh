@@ -5,8 +5,11 @@
 #
 # The environment lives under $RUNNER_TEMP (or $MODELSHIP_VENV), so it never
 # fights the runner's own Python, and every stage action in the job reuses it:
-# an extra already installed is not installed again. uv does the installing;
-# when it is not on PATH it is bootstrapped once into the same temp folder.
+# an extra already installed is not installed again. An environment restored
+# from a cache (actions/cache, a GitLab cache) is reused as it is when it was
+# built from this same source; from another source, only modelship itself is
+# reinstalled. uv does the installing; when it is not on PATH it is
+# bootstrapped once into the same temp folder.
 set -euo pipefail
 
 extras="${1:-}"
@@ -15,9 +18,18 @@ base="${RUNNER_TEMP:-${TMPDIR:-/tmp}}/modelship"
 venv="${MODELSHIP_VENV:-$base/venv}"
 python="${MODELSHIP_PYTHON:-python3}"
 stamp="$venv/.modelship-extras"
+source_stamp="$venv/.modelship-source"
+
+# What this checkout would install: its metadata and code, hashed (a few ms).
+source_fingerprint() {
+  (cd "$root" && find pyproject.toml src -type f ! -name '*.pyc' -print0 | LC_ALL=C sort -z |
+    xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+}
+fingerprint="$(source_fingerprint)"
 
 have_extras() {
   [ -x "$venv/bin/modelship" ] || return 1
+  [ "$(cat "$source_stamp" 2>/dev/null)" = "$fingerprint" ] || return 1
   [ -z "$extras" ] && return 0
   local wanted
   IFS=',' read -ra wanted <<<"$extras"
@@ -61,10 +73,17 @@ fi
 # Everything installed so far plus what this stage needs, in one resolve.
 all="$extras"
 if [ -f "$stamp" ]; then
-  all="$(printf '%s\n' "$(cat "$stamp")" "${extras//,/$'\n'}" | grep -v '^$' | sort -u | paste -sd, -)"
+  all="$(printf '%s\n' "$(cat "$stamp")" "${extras//,/$'\n'}" | { grep -v '^$' || true; } | sort -u | paste -sd, -)"
 fi
 spec="$root"
 [ -n "$all" ] && spec="${root}[$all]"
+# uv keys its build of a local folder on pyproject.toml, not on the code, so
+# an environment built from other code refreshes that build explicitly.
+refresh=()
+if [ -x "$venv/bin/modelship" ] && [ "$(cat "$source_stamp" 2>/dev/null)" != "$fingerprint" ]; then
+  refresh=(--refresh-package modelship-ci --reinstall-package modelship-ci)
+fi
 echo "modelship: installing ${spec#"$root"} into $venv" >&2
-"$uv_bin" pip install --quiet --python "$venv/bin/python" "$spec" >&2
+"$uv_bin" pip install --quiet "${refresh[@]}" --python "$venv/bin/python" "$spec" >&2
 printf '%s\n' "${all//,/$'\n'}" | grep -v '^$' > "$stamp" || true
+printf '%s\n' "$fingerprint" > "$source_stamp"

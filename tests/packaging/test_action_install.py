@@ -70,3 +70,49 @@ def test_action_bootstraps_uv_without_installing_into_an_externally_managed_pyth
     assert snapshot(site_folders) == before
     assert (tmp_path / "runner-temp" / "modelship" / "uv" / "bin" / "uv").is_file()
     assert (venv / "bin" / "modelship").is_file()
+
+
+def install_script(
+    checkout: Path, venv: Path, runner_temp: Path
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "PATH": f"{Path(uv_binary()).parent}{os.pathsep}/usr/bin:/bin",
+        "RUNNER_TEMP": str(runner_temp),
+        "MODELSHIP_VENV": str(venv),
+    }
+    return subprocess.run(
+        [str(checkout / "scripts" / "install-modelship.sh"), ""],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def test_a_restored_environment_is_reused_only_when_built_from_the_same_source(
+    tmp_path: Path,
+) -> None:
+    """A cached venv (actions/cache, a GitLab cache) skips the install when it came
+    from this very checkout; after a code change, modelship itself is reinstalled."""
+    checkout = export_checkout(tmp_path / "action")
+    venv, runner_temp = tmp_path / "cache" / "venv", tmp_path / "runner-temp"
+    first = install_script(checkout, venv, runner_temp)
+    assert first.returncode == 0, first.stderr
+    again = install_script(checkout, venv, runner_temp)
+    assert again.returncode == 0, again.stderr
+    assert "reusing" in again.stderr
+
+    init = checkout / "src" / "modelship" / "__init__.py"
+    init.write_text(init.read_text() + '\nSOURCE_MARK = "changed"\n')
+    changed = install_script(checkout, venv, runner_temp)
+    assert changed.returncode == 0, changed.stderr
+    assert "reusing" not in changed.stderr
+    seen = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import modelship; print(modelship.SOURCE_MARK)"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert seen.stdout.strip() == "changed", seen.stderr
