@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from modelship.ci.context import Result, StageContext
@@ -114,7 +114,7 @@ class Output:
             raise ValueError(f"output name {self.name!r} is not kebab-case")
 
 
-Runner = Callable[["StageContext"], "Result"]
+Runner = Callable[["StageContext[Any]"], "Result"]
 
 
 @dataclass(frozen=True)

@@ -123,3 +123,23 @@ def test_unknown_stage_is_a_usage_error(tmp_path: Path) -> None:
     run = run_cli(["trian"], tmp_path)
     assert run.code == 2
     assert "unknown command 'trian'" in run.stderr
+
+
+def test_a_misspelt_input_name_is_a_type_error(tmp_path: Path) -> None:
+    """Stages read inputs through `Inputs[<their input names>]`: the type checker
+    refuses a name the stage does not declare, before anything runs."""
+    from mypy import api
+
+    source = tmp_path / "misspelt.py"
+    source.write_text(
+        "from modelship.ci.context import StageContext\n"
+        "from modelship.stages.input_names import RegisterInput\n\n\n"
+        "def run(ctx: StageContext[RegisterInput]) -> str:\n"
+        '    return ctx.inputs.text("model-nmae") + ctx.inputs.text("model-name")\n'
+    )
+    out, _, status = api.run(
+        [str(source), "--strict", "--no-incremental", "--cache-dir", str(tmp_path / "cache")]
+    )
+    assert status == 1
+    assert 'misspelt.py:6: error: Argument 1 to "text"' in out
+    assert out.count("error:") == 1

@@ -1,6 +1,6 @@
 """What a stage receives and returns.
 
-A stage is a function `run(ctx: StageContext) -> Result`. The context carries
+A stage is a function `run(ctx: StageContext[<its input names>]) -> Result`. The context carries
 the environment (injected, as httpie does, so tests run a stage as a user would
 without patching globals), the typed inputs, a logger and the summary.
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic
 
-from modelship.ci.inputs import Inputs
+from modelship.ci.inputs import Inputs, Name
 from modelship.ci.log import Logger
 from modelship.ci.platform import Platform
 from modelship.ci.summary import Summary
@@ -20,9 +20,9 @@ from modelship.spec import Stage
 
 
 @dataclass
-class StageContext:
+class StageContext(Generic[Name]):
     stage: Stage
-    inputs: Inputs
+    inputs: Inputs[Name]
     platform: Platform
     log: Logger
     summary: Summary

@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Generic, TypeVar
 
 from modelship.ci.errors import UsageError
 from modelship.spec import Input, Stage
@@ -50,8 +51,16 @@ def resolve_raw(item: Input, flags: Mapping[str, str | None], env: Mapping[str, 
     return RawValue(item.default, "default")
 
 
-class Inputs:
-    """Validated, typed input values of one stage run."""
+Name = TypeVar("Name", bound=str)
+
+
+class Inputs(Generic[Name]):
+    """Validated, typed input values of one stage run.
+
+    A stage reads them as `Inputs[<its input names>]`, a `Literal` generated
+    from its declaration (`modelship.stages.input_names`), so a misspelt input
+    name is a type error, not a `KeyError` at run time.
+    """
 
     def __init__(self, stage: Stage, raw: Mapping[str, RawValue]) -> None:
         self._stage = stage
@@ -64,7 +73,7 @@ class Inputs:
         flags: Mapping[str, str | None],
         env: Mapping[str, str],
         cwd: Path | None = None,
-    ) -> Inputs:
+    ) -> Inputs[Any]:
         raw = {item.name: resolve_raw(item, flags, env) for item in stage.inputs}
         inputs = cls(stage, raw)
         inputs.validate(cwd)
@@ -113,30 +122,30 @@ class Inputs:
             if item.kind is not None:
                 check_kind(item, value, where, cwd)
 
-    def given(self, name: str) -> bool:
+    def given(self, name: Name) -> bool:
         """True when the user set the input (not only its default)."""
         return self._raw[name].source != "default" and bool(self._raw[name].value)
 
-    def source(self, name: str) -> str:
+    def source(self, name: Name) -> str:
         return self._raw[name].source
 
-    def text(self, name: str, default: str = "") -> str:
+    def text(self, name: Name, default: str = "") -> str:
         value = self._raw[name].value
         return default if value is None else value
 
-    def optional(self, name: str) -> str | None:
+    def optional(self, name: Name) -> str | None:
         value = self._raw[name].value
         return value if value else None
 
-    def flag(self, name: str) -> bool:
+    def flag(self, name: Name) -> bool:
         value = self._raw[name].value
         return parse_bool(name, value or "false", "")
 
-    def number(self, name: str) -> float | None:
+    def number(self, name: Name) -> float | None:
         value = self._raw[name].value
         return parse_number(name, value, "") if value else None
 
-    def integer(self, name: str) -> int | None:
+    def integer(self, name: Name) -> int | None:
         number = self.number(name)
         if number is None:
             return None
@@ -144,10 +153,10 @@ class Inputs:
             raise UsageError(f"input '{name}' must be a whole number; got {number}")
         return int(number)
 
-    def items(self, name: str) -> list[str]:
+    def items(self, name: Name) -> list[str]:
         return split_list(self._raw[name].value or "")
 
-    def path(self, name: str, workspace: Path, cwd: Path | None = None) -> Path | None:
+    def path(self, name: Name, workspace: Path, cwd: Path | None = None) -> Path | None:
         """The input as a path: relative to `cwd` (default: the workspace), confined."""
         value = self._raw[name].value
         if not value:

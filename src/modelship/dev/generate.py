@@ -319,8 +319,41 @@ def _describe(item: Input, gitlab: bool = False) -> str:
 # --- driver -------------------------------------------------------------------
 
 
+def type_name(stage: Stage) -> str:
+    """`register` -> `RegisterInput`: the Literal of a stage's input names."""
+    return stage.name.title().replace("-", "") + "Input"
+
+
+def input_names_module(stages: Sequence[Stage]) -> str:
+    lines = [
+        '"""The input names of each stage, as types: a stage reads `ctx.inputs` as',
+        "`Inputs[<Stage>Input]`, so a misspelt input name is a type error.",
+        "",
+        "Generated from the stage declarations by `modelship dev generate`; do not edit.",
+        '"""',
+        "",
+        "from typing import Literal",
+        "",
+    ]
+    for stage in stages:
+        lines.extend(literal_lines(type_name(stage), [f'"{item.name}"' for item in stage.inputs]))
+    return "\n".join(lines) + "\n"
+
+
+def literal_lines(name: str, values: list[str], width: int = 100) -> list[str]:
+    """`name = Literal[...]` laid out as the formatter (ruff) lays it out."""
+    joined = ", ".join(values)
+    if len(f"{name} = Literal[{joined}]") <= width:
+        return [f"{name} = Literal[{joined}]"]
+    if len(f"    {joined}") <= width:
+        return [f"{name} = Literal[", f"    {joined}", "]"]
+    return [f"{name} = Literal[", *(f"    {value}," for value in values), "]"]
+
+
 def rendered_files(root: Path) -> dict[Path, str]:
     files: dict[Path, str] = {}
+    names = root / "src" / "modelship" / "stages" / "input_names.py"
+    files[names] = input_names_module(all_stages())
     for stage in all_stages():
         files[root / "actions" / stage.name / "action.yml"] = action_yaml(stage)
         files[root / "actions" / stage.name / "README.md"] = readme(stage)

@@ -15,6 +15,7 @@ from modelship.ci.summary import md_escape
 if TYPE_CHECKING:
     from modelship.ci.context import StageContext
     from modelship.drift.check import DriftResult
+    from modelship.stages.input_names import MonitorInput
 
 MAX_ROWS = 50
 LABELS = ("modelship", "data-drift")
@@ -52,7 +53,9 @@ def issue_body(result: DriftResult, model: str, retrain: bool, run_url: str) -> 
     return "\n".join(lines)
 
 
-def upsert_drift_issue(ctx: StageContext, result: DriftResult, model: str, retrain: bool) -> str:
+def upsert_drift_issue(
+    ctx: StageContext[MonitorInput], result: DriftResult, model: str, retrain: bool
+) -> str:
     from modelship import forge
 
     found = forge.forge_for(

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from modelship.ci.context import StageContext
     from modelship.kube.api import Kube
     from modelship.runstore import RunStore
+    from modelship.stages.input_names import TrainInput
 
 # The variables of the run hand-over; nothing else of the runner's environment
 # goes into the Job (the runner's environment holds CI secrets).
@@ -82,7 +83,9 @@ class JobPlan:
     timeout: float | None
 
     @classmethod
-    def from_inputs(cls, ctx: StageContext, tracking_uri: str, metrics_files: list[Any]) -> JobPlan:
+    def from_inputs(
+        cls, ctx: StageContext[TrainInput], tracking_uri: str, metrics_files: list[Any]
+    ) -> JobPlan:
         import importlib.util
 
         from modelship.ci.inputs import parse_key_values
@@ -218,7 +221,7 @@ class JobPlan:
 
     def run(
         self,
-        ctx: StageContext,
+        ctx: StageContext[TrainInput],
         store: RunStore,
         run_id: str,
         argv: list[str],
@@ -256,7 +259,7 @@ class JobPlan:
 
     def _follow(
         self,
-        ctx: StageContext,
+        ctx: StageContext[TrainInput],
         kube: Kube,
         name: str,
         namespace: str,
@@ -688,7 +691,7 @@ def _context_namespace(path: Any, context: str | None) -> str:
     return "default"
 
 
-def _delete_job(ctx: StageContext, kube: Kube, namespace: str, name: str) -> None:
+def _delete_job(ctx: StageContext[TrainInput], kube: Kube, namespace: str, name: str) -> None:
     """Delete the Job and its pods (Background: the Job goes at once, the pods right after)."""
     try:
         if kube.delete("batch/v1", "Job", namespace, name, propagation="Background"):
@@ -700,7 +703,7 @@ def _delete_job(ctx: StageContext, kube: Kube, namespace: str, name: str) -> Non
         )
 
 
-def _finish_run(ctx: StageContext, store: RunStore, run_id: str, status: str) -> None:
+def _finish_run(ctx: StageContext[TrainInput], store: RunStore, run_id: str, status: str) -> None:
     from modelship.ci.errors import ModelshipError
 
     try:

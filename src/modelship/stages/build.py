@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from modelship.images.buildsecrets import SecretSource
     from modelship.images.labels import LabelFacts
     from modelship.images.model import ModelInfo
+    from modelship.stages.input_names import BuildInput
 
 _IMAGE = r"[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*"
 _TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
@@ -149,7 +150,7 @@ STAGE = Stage(
 )
 
 
-def run(ctx: StageContext) -> Result:
+def run(ctx: StageContext[BuildInput]) -> Result:
     import tempfile
     from datetime import datetime, timezone
     from pathlib import Path
@@ -245,7 +246,7 @@ def run(ctx: StageContext) -> Result:
 
 
 def _build_with_secrets(
-    ctx: StageContext,
+    ctx: StageContext[BuildInput],
     builder: Builder,
     context: Path,
     refs: list[str],
@@ -271,7 +272,7 @@ def _build_with_secrets(
         return builder.build(context, refs, ctx.inputs.optional("platform"), ctx.log, options)
 
 
-def _secret_sources(ctx: StageContext) -> list[SecretSource]:
+def _secret_sources(ctx: StageContext[BuildInput]) -> list[SecretSource]:
     """The `secrets` input, with each file confined to the workspace."""
     from modelship.images.buildsecrets import SecretSource, parse_secrets
 
@@ -299,7 +300,7 @@ def registry_host(repo: str) -> str:
     return "docker.io"
 
 
-def _tags(ctx: StageContext, info: ModelInfo) -> list[str]:
+def _tags(ctx: StageContext[BuildInput], info: ModelInfo) -> list[str]:
     given = ctx.inputs.items("tags")
     if given:
         return list(dict.fromkeys(given))
@@ -314,7 +315,7 @@ def _tags(ctx: StageContext, info: ModelInfo) -> list[str]:
     return list(dict.fromkeys(tags))
 
 
-def _context_outputs(ctx: StageContext) -> dict[str, str]:
+def _context_outputs(ctx: StageContext[BuildInput]) -> dict[str, str]:
     """What the context stage said (GitLab dotenv, a local run), else work it out from git."""
     from modelship.ci.errors import ModelshipError
     from modelship.ci.outputs import dotenv_name, read_local
@@ -349,7 +350,7 @@ def _context_outputs(ctx: StageContext) -> dict[str, str]:
         return {}
 
 
-def _label_facts(ctx: StageContext, info: ModelInfo, now: datetime) -> LabelFacts:
+def _label_facts(ctx: StageContext[BuildInput], info: ModelInfo, now: datetime) -> LabelFacts:
     from modelship.images.labels import LabelFacts
 
     context = _context_outputs(ctx)
@@ -383,7 +384,11 @@ def _public_url(url: str) -> str:
 
 
 def _summary_head(
-    ctx: StageContext, info: ModelInfo, base_image: str, refs: list[str], labels: dict[str, str]
+    ctx: StageContext[BuildInput],
+    info: ModelInfo,
+    base_image: str,
+    refs: list[str],
+    labels: dict[str, str],
 ) -> None:
     ctx.summary.heading("Image")
     rows = [["model", info.uri], ["base image", base_image]]
@@ -395,7 +400,9 @@ def _summary_head(
     ctx.summary.table(["label", "value"], [[k, v] for k, v in labels.items()])
 
 
-def _summary_result(ctx: StageContext, built: BuiltImage, digest: str, pushed: bool) -> None:
+def _summary_result(
+    ctx: StageContext[BuildInput], built: BuiltImage, digest: str, pushed: bool
+) -> None:
     ctx.summary.heading("Result", level=4)
     ctx.summary.table(
         ["", ""],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from modelship.ci.context import Result, StageContext
 from modelship.spec import Input, Output, Stage
+from modelship.stages.input_names import ContextInput
 
 STAGE = Stage(
     name="context",
@@ -46,7 +47,7 @@ STAGE = Stage(
 DEPLOY_ENVIRONMENTS = ("staging", "production")
 
 
-def run(ctx: StageContext) -> Result:
+def run(ctx: StageContext[ContextInput]) -> Result:
     from modelship.source import gitinfo
     from modelship.source.refs import read_ref
     from modelship.source.versioning import (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from modelship.ci.context import Result, StageContext
 from modelship.spec import Input, Output, Stage
+from modelship.stages.input_names import DataInput
 
 STAGE = Stage(
     name="data",
@@ -72,7 +73,7 @@ STAGE = Stage(
 )
 
 
-def run(ctx: StageContext) -> Result:
+def run(ctx: StageContext[DataInput]) -> Result:
     from modelship.ci.errors import UsageError
     from modelship.data import dvc as dvcdata
 

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from modelship.kube.deployer import Outcome, Plan, SmokeSpec, Timeline
     from modelship.kube.render import Manifest
     from modelship.kube.validation import Validation
+    from modelship.stages.input_names import DeployInput
 
 DURATION = r"[0-9]+(\.[0-9]+)?(ms|s|m|h)?"
 
@@ -288,7 +289,7 @@ def parse_duration(text: str) -> float:
     return number * {"ms": 0.001, "s": 1.0, "": 1.0, "m": 60.0, "h": 3600.0}[unit]
 
 
-def run(ctx: StageContext) -> Result:
+def run(ctx: StageContext[DeployInput]) -> Result:
     from modelship.stages import deploy_checks
 
     if ctx.inputs.text("target") == "kubernetes":
@@ -308,7 +309,7 @@ def run(ctx: StageContext) -> Result:
 # -- shared --------------------------------------------------------------------------
 
 
-def _smoke_spec(ctx: StageContext) -> SmokeSpec:
+def _smoke_spec(ctx: StageContext[DeployInput]) -> SmokeSpec:
     from modelship.deploy import smoke
     from modelship.kube.deployer import SmokeSpec
 
@@ -331,7 +332,7 @@ def _smoke_spec(ctx: StageContext) -> SmokeSpec:
     )
 
 
-def _model_name(ctx: StageContext) -> str:
+def _model_name(ctx: StageContext[DeployInput]) -> str:
     given = ctx.inputs.text("model-name")
     if given:
         return given
@@ -342,7 +343,7 @@ def _model_name(ctx: StageContext) -> str:
     return ctx.platform.repository_name
 
 
-def _environment(ctx: StageContext) -> str:
+def _environment(ctx: StageContext[DeployInput]) -> str:
     from modelship.ci.outputs import read_local
 
     return (
@@ -352,7 +353,7 @@ def _environment(ctx: StageContext) -> str:
     )
 
 
-def _timeline_summary(ctx: StageContext, timeline: Timeline, title: str) -> None:
+def _timeline_summary(ctx: StageContext[DeployInput], timeline: Timeline, title: str) -> None:
     ctx.summary.heading(title)
     ctx.summary.table(
         ["time", "event"], [[f"+{seconds:.1f}s", text] for seconds, text in timeline.events]
@@ -362,7 +363,7 @@ def _timeline_summary(ctx: StageContext, timeline: Timeline, title: str) -> None
 # -- local ---------------------------------------------------------------------------
 
 
-def _run_local(ctx: StageContext) -> Result:
+def _run_local(ctx: StageContext[DeployInput]) -> Result:
     from modelship.deploy import local as serving
     from modelship.deploy import smoke
     from modelship.kube.deployer import Timeline
@@ -437,7 +438,7 @@ def _run_local(ctx: StageContext) -> Result:
 # -- docker --------------------------------------------------------------------------
 
 
-def _run_docker(ctx: StageContext) -> Result:
+def _run_docker(ctx: StageContext[DeployInput]) -> Result:
     from modelship.deploy import docker as dockerdeploy
     from modelship.kube.deployer import Timeline
     from modelship.kube.render import dns_name
@@ -485,7 +486,7 @@ def _run_docker(ctx: StageContext) -> Result:
 # -- kubernetes ----------------------------------------------------------------------
 
 
-def _lineage(ctx: StageContext, image: str, environment: str) -> dict[str, str]:
+def _lineage(ctx: StageContext[DeployInput], image: str, environment: str) -> dict[str, str]:
     from modelship.kube.render import LINEAGE_ANNOTATIONS
 
     env = ctx.env
@@ -512,7 +513,7 @@ def _lineage(ctx: StageContext, image: str, environment: str) -> dict[str, str]:
     return {LINEAGE_ANNOTATIONS[k]: v for k, v in values.items() if v}
 
 
-def _resources(ctx: StageContext) -> Any:
+def _resources(ctx: StageContext[DeployInput]) -> Any:
     from modelship.kube.render import Resources
 
     fields = {
@@ -531,7 +532,7 @@ def _resources(ctx: StageContext) -> Any:
 
 
 def _manifests(
-    ctx: StageContext, name: str, namespace: str, image: str, lineage: dict[str, str]
+    ctx: StageContext[DeployInput], name: str, namespace: str, image: str, lineage: dict[str, str]
 ) -> list[Manifest]:
     from modelship.kube import manifests as kube_manifests
     from modelship.kube import render
@@ -578,7 +579,7 @@ def _manifests(
     return loaded
 
 
-def _validated(ctx: StageContext, manifests: list[Manifest]) -> Validation:
+def _validated(ctx: StageContext[DeployInput], manifests: list[Manifest]) -> Validation:
     from modelship.kube import validation
 
     version = validation.schema_version(ctx.inputs.text("kube-version"))
@@ -588,7 +589,7 @@ def _validated(ctx: StageContext, manifests: list[Manifest]) -> Validation:
     return checked
 
 
-def _run_kubernetes(ctx: StageContext) -> Result:
+def _run_kubernetes(ctx: StageContext[DeployInput]) -> Result:
     from modelship.kube import manifests as kube_manifests
     from modelship.kube.render import dns_name
 
@@ -661,7 +662,7 @@ def _run_kubernetes(ctx: StageContext) -> Result:
     return Result(outputs)
 
 
-def _deploy(ctx: StageContext, plan: Plan) -> Outcome:
+def _deploy(ctx: StageContext[DeployInput], plan: Plan) -> Outcome:
     from modelship.kube import config as kube_config
     from modelship.kube.api import Kube, KubeError, KubeUnreachable
     from modelship.kube.deployer import Deployer, DeployFailed, Timeline

@@ -17,6 +17,7 @@ from typing import NoReturn
 from modelship.ci.context import StageContext
 from modelship.ci.errors import UsageError
 from modelship.kube import names
+from modelship.stages.input_names import DeployInput
 
 # A rollout or a server start that may take longer than a day is a typo.
 MAX_TIMEOUT_SECONDS = 24 * 3600.0
@@ -24,16 +25,23 @@ MAX_SMOKE_REQUESTS = 1000
 _IMAGE_REFERENCE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@+-]*")
 # C0 and C1 controls, DEL, and the separators that start a new line in some readers.
 _LINE_BREAKING = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_IDENTIFIERS = ("model-name", "model-uri", "model-version", "run-id", "kube-context")
+_IDENTIFIERS: tuple[DeployInput, ...] = (
+    "model-name",
+    "model-uri",
+    "model-version",
+    "run-id",
+    "kube-context",
+)
 
 
-def check(ctx: StageContext, parse_duration: Callable[[str], float]) -> None:
+def check(ctx: StageContext[DeployInput], parse_duration: Callable[[str], float]) -> None:
     """Refuse any input the deploy could not carry out, naming it."""
     inputs = ctx.inputs
     for name in _IDENTIFIERS:
         if _LINE_BREAKING.search(inputs.text(name)):
             _refuse(name, "holds a line break or a control character")
-    for name in ("timeout", "progress-deadline"):
+    durations: tuple[DeployInput, ...] = ("timeout", "progress-deadline")
+    for name in durations:
         seconds = parse_duration(inputs.text(name))
         if not math.isfinite(seconds) or seconds <= 0:
             _refuse(name, f"must be a positive duration; got {inputs.text(name)!r}")
@@ -50,7 +58,7 @@ def check(ctx: StageContext, parse_duration: Callable[[str], float]) -> None:
         _kubernetes(ctx)
 
 
-def _kubernetes(ctx: StageContext) -> None:
+def _kubernetes(ctx: StageContext[DeployInput]) -> None:
     inputs = ctx.inputs
     image = inputs.text("image")
     if image and (len(image) > 512 or not _IMAGE_REFERENCE.fullmatch(image)):
@@ -89,7 +97,7 @@ def _smoke_url(url: str) -> None:
         _refuse("smoke-url", "has a port outside 1-65535")
 
 
-def _bounded(ctx: StageContext, name: str, lowest: int, highest: int) -> None:
+def _bounded(ctx: StageContext[DeployInput], name: DeployInput, lowest: int, highest: int) -> None:
     value = ctx.inputs.integer(name)
     if value is not None and not lowest <= value <= highest:
         _refuse(name, f"must be between {lowest} and {highest}; got {value}")

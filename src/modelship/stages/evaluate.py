@@ -16,6 +16,7 @@ from modelship.stages.shared import TRACKING_URI
 if TYPE_CHECKING:
     from modelship.evaluation.bootstrap import DeltaStats, Samples
     from modelship.evaluation.gates import GateResult, Rule
+    from modelship.stages.input_names import EvaluateInput
 
 MODEL_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
 
@@ -186,7 +187,7 @@ class Outcome:
         return "promote" if self.champion is not None else "no-champion"
 
 
-def _alpha(ctx: StageContext) -> float | None:
+def _alpha(ctx: StageContext[EvaluateInput]) -> float | None:
     text = ctx.inputs.text("significance").strip().lower()
     if text == "off":
         return None
@@ -209,7 +210,7 @@ class Checked:
 SEED_MAX = 2**32 - 1
 
 
-def _checked_inputs(ctx: StageContext) -> Checked:
+def _checked_inputs(ctx: StageContext[EvaluateInput]) -> Checked:
     """Every input evaluate can judge alone, so bad input exits 2 before any MLflow call."""
     from modelship.evaluation import gates
 
@@ -255,7 +256,7 @@ def _check_model_uri(value: str, what: str) -> None:
         raise UsageError(f"input '{what}': {value[:80]!r} is not a model URI", hint)
 
 
-def run(ctx: StageContext) -> Result:
+def run(ctx: StageContext[EvaluateInput]) -> Result:
     from modelship import tracking
 
     checked = _checked_inputs(ctx)
@@ -330,7 +331,7 @@ def _finite(values: dict[str, float]) -> dict[str, float | None]:
 
 
 def _evaluate(
-    ctx: StageContext,
+    ctx: StageContext[EvaluateInput],
     client: Any,
     tracking_uri: str,
     name: str,
@@ -363,9 +364,7 @@ def _evaluate(
     if champion_uri:
         with ctx.log.group(f"scoring the champion {champion_uri}"):
             champion_model = scoring.load_model(client, champion_uri, "champion", tracking_uri)
-            scored.append(
-                scoring.score(champion_model, champion_uri, features, "champion", task)
-            )
+            scored.append(scoring.score(champion_model, champion_uri, features, "champion", task))
 
     rule_metrics = [r.metric for r in rules]
     if task == "classification":
@@ -437,7 +436,7 @@ def _evaluate(
 
 
 def _judge(
-    ctx: StageContext,
+    ctx: StageContext[EvaluateInput],
     rules: list[Rule],
     *,
     alpha: float | None,
@@ -483,7 +482,9 @@ def _judge(
         )
 
 
-def _default_rule(ctx: StageContext, rules: list[Rule], outcome: Outcome) -> list[Rule]:
+def _default_rule(
+    ctx: StageContext[EvaluateInput], rules: list[Rule], outcome: Outcome
+) -> list[Rule]:
     """The fail-closed gate against the champion, unless a rule or the user says otherwise."""
     from modelship.evaluation import gates
     from modelship.evaluation.bootstrap import HIGHER_IS_BETTER
@@ -504,7 +505,9 @@ def _default_rule(ctx: StageContext, rules: list[Rule], outcome: Outcome) -> lis
     return [rule]
 
 
-def _champion_uri(ctx: StageContext, client: Any, name: str, outcome: Outcome) -> str:
+def _champion_uri(
+    ctx: StageContext[EvaluateInput], client: Any, name: str, outcome: Outcome
+) -> str:
     """The champion's URI, or '' when there is none (only for the default alias)."""
     from modelship import registry, tracking
 
@@ -532,7 +535,9 @@ def _champion_uri(ctx: StageContext, client: Any, name: str, outcome: Outcome) -
     return uri
 
 
-def _write_reports(ctx: StageContext, name: str, outcome: Outcome, alpha: float | None) -> Any:
+def _write_reports(
+    ctx: StageContext[EvaluateInput], name: str, outcome: Outcome, alpha: float | None
+) -> Any:
     from modelship.evaluation import report as rep
 
     confidence = 1 - (alpha if alpha is not None else 0.05)
@@ -563,7 +568,9 @@ def _write_reports(ctx: StageContext, name: str, outcome: Outcome, alpha: float 
     return rep.write_junit(path, f"modelship evaluate {name}", outcome.gates, outcome.error)
 
 
-def _log_to_mlflow(ctx: StageContext, client: Any, name: str, outcome: Outcome, junit: Any) -> str:
+def _log_to_mlflow(
+    ctx: StageContext[EvaluateInput], client: Any, name: str, outcome: Outcome, junit: Any
+) -> str:
     """The evaluation as an MLflow run, nested under the candidate's run."""
     import contextlib
     import sys
@@ -573,7 +580,9 @@ def _log_to_mlflow(ctx: StageContext, client: Any, name: str, outcome: Outcome, 
         return _log_run(ctx, client, name, outcome, junit)
 
 
-def _log_run(ctx: StageContext, client: Any, name: str, outcome: Outcome, junit: Any) -> str:
+def _log_run(
+    ctx: StageContext[EvaluateInput], client: Any, name: str, outcome: Outcome, junit: Any
+) -> str:
     from modelship import lineage, tracking
     from modelship.ci.errors import ExternalError
 
@@ -670,7 +679,7 @@ def _gate_records(outcome: Outcome) -> list[dict[str, Any]]:
     ]
 
 
-def _forge_or_fail(ctx: StageContext) -> Any:
+def _forge_or_fail(ctx: StageContext[EvaluateInput]) -> Any:
     from modelship import forge
 
     found = forge.forge_for(
@@ -686,7 +695,12 @@ def _forge_or_fail(ctx: StageContext) -> Any:
 
 
 def _comment(
-    ctx: StageContext, name: str, outcome: Outcome, alpha: float | None, *, required: bool
+    ctx: StageContext[EvaluateInput],
+    name: str,
+    outcome: Outcome,
+    alpha: float | None,
+    *,
+    required: bool,
 ) -> None:
     from modelship import forge
     from modelship.ci.errors import ExternalError

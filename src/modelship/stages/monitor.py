@@ -17,6 +17,7 @@ from modelship.spec import Input, Output, Stage
 if TYPE_CHECKING:
     from modelship.drift.check import DriftResult
     from modelship.drift.performance import Performance
+    from modelship.stages.input_names import MonitorInput
 
 _METHODS = ("auto", "ks", "chi2", "psi", "jensen-shannon", "wasserstein")
 
@@ -221,7 +222,7 @@ class _Deliveries:
     webhook: str | None
 
 
-def run(ctx: StageContext) -> Result:
+def run(ctx: StageContext[MonitorInput]) -> Result:
     from modelship.drift import check, load
 
     options = _options(ctx)
@@ -267,7 +268,7 @@ def run(ctx: StageContext) -> Result:
     return Result(outputs, gate_failed=_gate(ctx, result, options))
 
 
-def _options(ctx: StageContext) -> Any:
+def _options(ctx: StageContext[MonitorInput]) -> Any:
     from modelship.drift import check
 
     drift_share = ctx.inputs.number("drift-share")
@@ -295,7 +296,7 @@ def _options(ctx: StageContext) -> Any:
     )
 
 
-def _max_drop(ctx: StageContext) -> float:
+def _max_drop(ctx: StageContext[MonitorInput]) -> float:
     max_drop = ctx.inputs.number("max-performance-drop")
     if max_drop is None:
         return 0.0
@@ -304,7 +305,7 @@ def _max_drop(ctx: StageContext) -> float:
     return max_drop
 
 
-def _deliveries(ctx: StageContext) -> _Deliveries:
+def _deliveries(ctx: StageContext[MonitorInput]) -> _Deliveries:
     """Check the metrics file, Pushgateway and webhook inputs before any work."""
     from modelship.drift import prometheus as promexport
 
@@ -361,7 +362,7 @@ def _retrain(result: DriftResult, performance_dropped: bool) -> bool | None:
     return None if result.dataset_drift is None else False
 
 
-def _gate(ctx: StageContext, result: DriftResult, options: Any) -> str | None:
+def _gate(ctx: StageContext[MonitorInput], result: DriftResult, options: Any) -> str | None:
     from modelship.drift import check
 
     if result.status == check.INSUFFICIENT:
@@ -383,7 +384,7 @@ def _gate(ctx: StageContext, result: DriftResult, options: Any) -> str | None:
     return None
 
 
-def _log_result(ctx: StageContext, result: DriftResult) -> None:
+def _log_result(ctx: StageContext[MonitorInput], result: DriftResult) -> None:
     ctx.log.info(
         f"compared {len(result.judged)} of {len(result.features)} features of "
         f"{result.reference_rows:,} reference and {result.current_rows:,} current rows in "
@@ -397,7 +398,7 @@ def _log_result(ctx: StageContext, result: DriftResult) -> None:
 
 
 def _write_reports(
-    ctx: StageContext,
+    ctx: StageContext[MonitorInput],
     result: DriftResult,
     performance: Performance | None,
     max_drop: float,
@@ -426,14 +427,14 @@ def _write_reports(
     return html_path, json_path
 
 
-def _shown_path(ctx: StageContext, path: Path) -> str:
+def _shown_path(ctx: StageContext[MonitorInput], path: Path) -> str:
     try:
         return str(path.resolve().relative_to(ctx.workspace.resolve()))
     except ValueError:
         return str(path)
 
 
-def _model_name(ctx: StageContext, model_uri: str | None) -> str:
+def _model_name(ctx: StageContext[MonitorInput], model_uri: str | None) -> str:
     given = ctx.inputs.optional("model-name")
     if given:
         return given
@@ -447,7 +448,7 @@ def _model_name(ctx: StageContext, model_uri: str | None) -> str:
 
 
 def _performance(
-    ctx: StageContext,
+    ctx: StageContext[MonitorInput],
     model_uri: str,
     paths: tuple[Path, Path],
     result: DriftResult,
@@ -596,7 +597,7 @@ def _performance_html(perf: Performance | None) -> str:
 
 
 def _summary(
-    ctx: StageContext,
+    ctx: StageContext[MonitorInput],
     result: DriftResult,
     perf: Performance | None,
     retrain: bool | None,
@@ -632,7 +633,7 @@ def _summary(
 
 
 def _publish_metrics(
-    ctx: StageContext,
+    ctx: StageContext[MonitorInput],
     deliveries: _Deliveries,
     result: DriftResult,
     perf: Performance | None,
@@ -679,7 +680,7 @@ def _publish_metrics(
         _push(ctx, deliveries.pushgateway, registry, model)
 
 
-def _push(ctx: StageContext, gateway: str, registry: Any, model: str) -> None:
+def _push(ctx: StageContext[MonitorInput], gateway: str, registry: Any, model: str) -> None:
     from modelship.drift import prometheus as promexport
 
     shown = redact_url(gateway)
@@ -694,7 +695,7 @@ def _push(ctx: StageContext, gateway: str, registry: Any, model: str) -> None:
 
 
 def _notify(
-    ctx: StageContext,
+    ctx: StageContext[MonitorInput],
     deliveries: _Deliveries,
     result: DriftResult,
     perf: Performance | None,
@@ -730,7 +731,9 @@ def _notify(
     ctx.log.info("drift notification sent to the webhook")
 
 
-def _open_issue(ctx: StageContext, result: DriftResult, model: str, retrain: bool) -> None:
+def _open_issue(
+    ctx: StageContext[MonitorInput], result: DriftResult, model: str, retrain: bool
+) -> None:
     from modelship.drift import issue
 
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from modelship.ci.context import Result, StageContext
 from modelship.ci.errors import UsageError
 from modelship.spec import Input, Output, Stage
+from modelship.stages.input_names import PromoteInput
 from modelship.stages.shared import TRACKING_URI
 
 MODEL_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
@@ -61,7 +62,7 @@ STAGE = Stage(
 )
 
 
-def run(ctx: StageContext) -> Result:
+def run(ctx: StageContext[PromoteInput]) -> Result:
     from modelship import registry, tracking
 
     name = ctx.inputs.text("model-name")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from modelship.ci.context import Result, StageContext
 from modelship.ci.errors import UsageError
 from modelship.spec import Input, Output, Stage
+from modelship.stages.input_names import RegisterInput
 from modelship.stages.shared import TRACKING_URI
 
 MODEL_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
@@ -60,7 +61,7 @@ STAGE = Stage(
 MAX_WAIT_SECONDS = 24 * 3600
 
 
-def run(ctx: StageContext) -> Result:
+def run(ctx: StageContext[RegisterInput]) -> Result:
     from modelship import registry, tracking
     from modelship.ci.inputs import parse_key_values
 

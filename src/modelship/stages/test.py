@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from modelship.ci.context import Result, StageContext
 from modelship.spec import Input, Output, Stage
+from modelship.stages.input_names import TestInput
 
 STAGE = Stage(
     name="test",
@@ -52,7 +53,7 @@ STAGE = Stage(
 )
 
 
-def run(ctx: StageContext) -> Result:
+def run(ctx: StageContext[TestInput]) -> Result:
     from modelship.ci.errors import GateFailed
     from modelship.ci.junit import parse_junit
     from modelship.process import run_streaming, split_command

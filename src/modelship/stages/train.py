@@ -15,6 +15,7 @@ from modelship.spec import Input, Output, Stage
 if TYPE_CHECKING:
     from modelship.process import Completed
     from modelship.runstore import RunStore
+    from modelship.stages.input_names import TrainInput
 
 STAGE = Stage(
     name="train",
@@ -198,7 +199,7 @@ class Plan:
     metrics_files: list[Path]
 
 
-def run(ctx: StageContext) -> Result:
+def run(ctx: StageContext[TrainInput]) -> Result:
     from modelship import tracking
     from modelship.runstore import open_store
 
@@ -283,7 +284,7 @@ class Session:
     outputs: dict[str, object]
 
 
-def _finish(ctx: StageContext, session: Session) -> Result:
+def _finish(ctx: StageContext[TrainInput], session: Session) -> Result:
     from modelship.evaluation.metrics_file import MetricsFileError, check_finite, read_metrics
 
     store, run_id, plan, outputs = session.store, session.run_id, session.plan, session.outputs
@@ -337,7 +338,7 @@ def _finish(ctx: StageContext, session: Session) -> Result:
     return Result(outputs)
 
 
-def _plan(ctx: StageContext) -> Plan:
+def _plan(ctx: StageContext[TrainInput]) -> Plan:
     from modelship.ci.errors import UsageError
     from modelship.ci.inputs import parse_key_values
     from modelship.process import split_command
@@ -394,7 +395,7 @@ def _plan(ctx: StageContext) -> Plan:
     return Plan(mode, argv, workdir, params, _metrics_files(ctx, workdir, mode))
 
 
-def _metrics_files(ctx: StageContext, workdir: Path, mode: str) -> list[Path]:
+def _metrics_files(ctx: StageContext[TrainInput], workdir: Path, mode: str) -> list[Path]:
     given = ctx.inputs.optional("metrics-file")
     if given:
         from modelship.ci.paths import confine
@@ -421,7 +422,7 @@ def _metrics_files(ctx: StageContext, workdir: Path, mode: str) -> list[Path]:
     return found
 
 
-def _tool(ctx: StageContext, name: str) -> list[str]:
+def _tool(ctx: StageContext[TrainInput], name: str) -> list[str]:
     """`dvc` or `mlflow` from the job's PATH, else this Python's module of that name."""
     import importlib.util
 
@@ -439,7 +440,7 @@ def _tool(ctx: StageContext, name: str) -> list[str]:
     )
 
 
-def _data_version(ctx: StageContext) -> str | None:
+def _data_version(ctx: StageContext[TrainInput]) -> str | None:
     given = ctx.inputs.optional("data-version")
     if given:
         return given
@@ -461,7 +462,7 @@ def _data_version(ctx: StageContext) -> str | None:
     return None
 
 
-def _git(ctx: StageContext) -> tuple[str, str]:
+def _git(ctx: StageContext[TrainInput]) -> tuple[str, str]:
     from modelship.ci.errors import ModelshipError
     from modelship.source.refs import read_ref
 
@@ -474,7 +475,7 @@ def _git(ctx: StageContext) -> tuple[str, str]:
 
 
 def _run_training(
-    ctx: StageContext, store: RunStore, run_id: str, plan: Plan, env: dict[str, str]
+    ctx: StageContext[TrainInput], store: RunStore, run_id: str, plan: Plan, env: dict[str, str]
 ) -> Completed:
     from modelship.ci.errors import ModelshipError
     from modelship.process import run_streaming, sigterm_as_interrupt
@@ -493,7 +494,7 @@ def _run_training(
         raise
 
 
-def _mark(ctx: StageContext, store: RunStore, run_id: str, status: str) -> None:
+def _mark(ctx: StageContext[TrainInput], store: RunStore, run_id: str, status: str) -> None:
     from modelship.ci.errors import ModelshipError
 
     try:
@@ -502,7 +503,9 @@ def _mark(ctx: StageContext, store: RunStore, run_id: str, status: str) -> None:
         ctx.log.warning(f"could not mark run {run_id} {status}: {err.message}")
 
 
-def _log_params(ctx: StageContext, store: RunStore, run_id: str, params: dict[str, str]) -> None:
+def _log_params(
+    ctx: StageContext[TrainInput], store: RunStore, run_id: str, params: dict[str, str]
+) -> None:
     """Log the given parameters the training did not log itself."""
     if not params:
         return
@@ -513,7 +516,9 @@ def _log_params(ctx: StageContext, store: RunStore, run_id: str, params: dict[st
     store.log_batch(run_id, params={k: v for k, v in params.items() if k not in logged})
 
 
-def _summary(ctx: StageContext, outputs: dict[str, object], experiment: str, plan: Plan) -> None:
+def _summary(
+    ctx: StageContext[TrainInput], outputs: dict[str, object], experiment: str, plan: Plan
+) -> None:
     rows: list[list[object]] = [
         ["experiment", experiment],
         ["run", outputs["run-id"]],
@@ -531,7 +536,7 @@ def _summary(ctx: StageContext, outputs: dict[str, object], experiment: str, pla
         ctx.summary.table(["parameter", "value"], [[k, v] for k, v in plan.params.items()])
 
 
-def _shown(ctx: StageContext, path: Path) -> str:
+def _shown(ctx: StageContext[TrainInput], path: Path) -> str:
     try:
         return str(path.resolve().relative_to(ctx.workspace.resolve())) or "."
     except ValueError:
