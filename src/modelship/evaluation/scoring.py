@@ -258,9 +258,9 @@ def encode_classification(y: np.ndarray, scored: Sequence[Scored]) -> Encoded:
     predicted = {m.who: _canonical(m.predictions) for m in scored}
     kinds = {truth.dtype.kind, *(p.dtype.kind for p in predicted.values())}
     if len(kinds) > 1:  # numbers in one place, text in another: compare as text
-        truth = np.asarray([_label_text(v) for v in truth], dtype=object)
+        truth = np.asarray([label_text(v) for v in truth], dtype=object)
         predicted = {
-            k: np.asarray([_label_text(v) for v in p], dtype=object) for k, p in predicted.items()
+            k: np.asarray([label_text(v) for v in p], dtype=object) for k, p in predicted.items()
         }
     classes = sorted(set(truth.tolist()).union(*(set(p.tolist()) for p in predicted.values())))
     index = {label: code for code, label in enumerate(classes)}
@@ -273,7 +273,7 @@ def encode_classification(y: np.ndarray, scored: Sequence[Scored]) -> Encoded:
     return Encoded(codes_y, classes, models)
 
 
-def _label_text(value: Any) -> str:
+def label_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
@@ -287,7 +287,7 @@ def _positive_scores(model: Scored, classes: list[Any], kind: str) -> np.ndarray
     for column, label in enumerate(model.classes):
         canon = _canonical(np.asarray([label]))[0]
         if kind == "O":
-            canon = _label_text(canon)
+            canon = label_text(canon)
         if canon == positive:
             scores = model.probabilities[:, column]
             return scores if bool(np.all(np.isfinite(scores))) else None

@@ -384,7 +384,7 @@ def _evaluate(
             ctx.log.warning("roc_auc left out: the candidate model gives no class probabilities")
         outcome.metrics = names
         outcome.candidate = bootstrap.classification_metrics(encoded.y, cand, n_classes, names)
-        labels = [scoring._label_text(c) for c in encoded.classes]
+        labels = [scoring.label_text(c) for c in encoded.classes]
         outcome.plots.append(
             evaluation_report.confusion_svg(
                 scoring.confusion(encoded.y, cand.labels, n_classes),
