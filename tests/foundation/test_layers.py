@@ -65,7 +65,7 @@ ALLOWED["foundation"] = {"foundation", "other"}
 ALLOWED["other"] = {"foundation", "other", "core"}
 
 
-@pytest.mark.parametrize("name,path", modules(), ids=lambda value: str(value))
+@pytest.mark.parametrize(("name", "path"), modules(), ids=str)
 def test_imports_go_one_way(name: str, path: Path) -> None:
     own = layer(name)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
