@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from modelship.ci.context import Result, StageContext
@@ -12,7 +13,7 @@ if TYPE_CHECKING:
     from datetime import datetime
     from pathlib import Path
 
-    from modelship.images.builders import Builder, BuiltImage
+    from modelship.images.builders import Builder, BuiltImage, RegistryAuth
     from modelship.images.buildsecrets import SecretSource
     from modelship.images.labels import LabelFacts
     from modelship.images.model import ModelInfo
@@ -152,27 +153,15 @@ STAGE = Stage(
 
 def run(ctx: StageContext[BuildInput]) -> Result:
     import tempfile
-    from datetime import datetime, timezone
     from pathlib import Path
 
     from modelship import tracking
-    from modelship.ci.errors import UsageError
-    from modelship.ci.inputs import parse_key_values
-    from modelship.images import buildcontext, builders, buildsecrets, model
-    from modelship.images.labels import image_labels
+    from modelship.images import builders, model
 
     repo = ctx.inputs.text("image")
-    password = ctx.inputs.optional("registry-password")
-    username = ctx.inputs.optional("registry-username")
     push = ctx.inputs.flag("push")
-    context_dir = ctx.inputs.path("context-dir", ctx.workspace)
-    extra_labels = parse_key_values("labels", ctx.inputs.text("labels"))
-    if push and password and not username:
-        raise UsageError(
-            "registry-password is set but registry-username is not",
-            "pass both, or neither to use the credentials the builder already has",
-        )
-    registry = ctx.inputs.text("registry") or registry_host(repo)
+    auth = _registry_auth(ctx, repo) if push else None
+    context_dir = ctx.inputs.path("context-dir", ctx.workspace)  # refused before any download
     tracking_uri = tracking.resolve_tracking_uri(
         ctx.inputs.optional("tracking-uri"), ctx.env, ctx.workspace
     )
@@ -189,60 +178,108 @@ def run(ctx: StageContext[BuildInput]) -> Result:
             )
         if info.lineage_error:
             ctx.log.warning(f"lineage of {info.uri} could not be read: {info.lineage_error}")
-
-        facts = _label_facts(ctx, info, datetime.now(timezone.utc))
-        labels = image_labels(facts, extra_labels)
-        tags = _tags(ctx, info)
-        refs = [f"{repo}:{tag}" for tag in tags]
-        base_image = ctx.inputs.text("base-image") or buildcontext.default_base_image(
-            info.python_version
-        )
-
-        build_args = buildsecrets.parse_build_args(_lines(ctx.inputs.text("build-args")))
-        secret_sources = _secret_sources(ctx)
-        target = context_dir or Path(tmp) / "context"
-        rendered = buildcontext.render(
-            info, target, base_image, labels, build_args, [s.id for s in secret_sources]
-        )
-        leaked = buildcontext.find_secret(target, [password or "", *ctx.inputs.secrets()])
-        if leaked is not None:
-            buildcontext.discard(rendered)  # no secret stays on disk in `context-dir`
-            raise UsageError(
-                f"a secret input appears in the build context ({leaked.relative_to(target)})",
-                "remove it from the labels or the model; secrets never go into an image",
+        context = _write_context(ctx, info, repo, context_dir or Path(tmp) / "context")
+        if context.only_written:
+            return Result(
+                {"image": context.refs[0], "tags": context.refs, "digest": "", "image-ref": ""}
             )
-        _summary_head(ctx, info, base_image, refs, labels)
-
-        if context_dir is not None:
-            ctx.log.info(f"build context written to {context_dir}; not building (context-dir)")
-            ctx.summary.text(
-                f"Build context written to {context_dir}. Build it with: "
-                f"buildah build --format docker -f {rendered.containerfile.name} -t {refs[0]} ."
-            )
-            return Result({"image": refs[0], "tags": refs, "digest": "", "image-ref": ""})
 
         builder = builders.choose(ctx.inputs.text("builder"), ctx.env)
         if isinstance(builder, builders.CliBuilder | builders.DockerBuilder):
-            builder.base_image = base_image
-        ctx.log.info(f"building {refs[0]} with {builder.name} from {base_image}")
-        built = _build_with_secrets(ctx, builder, target, refs, build_args, secret_sources)
+            builder.base_image = context.base_image
+        ctx.log.info(f"building {context.refs[0]} with {builder.name} from {context.base_image}")
+        built = _build_with_secrets(
+            ctx, builder, context.folder, context.refs, context.build_args, context.secrets
+        )
 
     digest = built.digest
     if push:
-        auth = None
-        if username and password:
-            auth = builders.RegistryAuth(registry, username, password)
-        for ref in refs:
-            pushed = builder.push(ref, auth, ctx.log)
-            digest = pushed or digest
-        ctx.log.info(f"pushed {len(refs)} tag(s) to {registry}")
+        for ref in context.refs:
+            digest = builder.push(ref, auth, ctx.log) or digest
+        ctx.log.info(f"pushed {len(context.refs)} tag(s) to {registry_for(ctx, repo)}")
 
     _summary_result(ctx, built, digest, pushed=push)
     # Unpushed, a digest reference would send the engine to a registry that has
     # no such image; the local tag is what `docker run` and `podman run` find.
-    image_ref = f"{repo}@{digest}" if push and digest else refs[0]
-    ctx.log.info(f"built {refs[0]} ({_size(built.size)}), {image_ref or 'no digest'}")
-    return Result({"image": refs[0], "tags": refs, "digest": digest, "image-ref": image_ref})
+    image_ref = f"{repo}@{digest}" if push and digest else context.refs[0]
+    ctx.log.info(f"built {context.refs[0]} ({_size(built.size)}), {image_ref or 'no digest'}")
+    return Result(
+        {"image": context.refs[0], "tags": context.refs, "digest": digest, "image-ref": image_ref}
+    )
+
+
+def registry_for(ctx: StageContext[BuildInput], repo: str) -> str:
+    return ctx.inputs.text("registry") or registry_host(repo)
+
+
+def _registry_auth(ctx: StageContext[BuildInput], repo: str) -> RegistryAuth | None:
+    """Credentials for the push: both or neither (then the builder's own login)."""
+    from modelship.ci.errors import UsageError
+    from modelship.images.builders import RegistryAuth
+
+    username = ctx.inputs.optional("registry-username")
+    password = ctx.inputs.optional("registry-password")
+    if password and not username:
+        raise UsageError(
+            "registry-password is set but registry-username is not",
+            "pass both, or neither to use the credentials the builder already has",
+        )
+    if username and password:
+        return RegistryAuth(registry_for(ctx, repo), username, password)
+    return None
+
+
+@dataclass(frozen=True)
+class WrittenContext:
+    """The build context on disk, and what the build needs to know about it."""
+
+    folder: Path
+    refs: list[str]
+    base_image: str
+    build_args: dict[str, str]
+    secrets: list[SecretSource]
+    only_written: bool  # `context-dir`: the user builds it
+
+
+def _write_context(
+    ctx: StageContext[BuildInput], info: ModelInfo, repo: str, target: Path
+) -> WrittenContext:
+    """Render the Containerfile and the model into a folder, refusing one that holds a secret."""
+    from datetime import datetime, timezone
+
+    from modelship.ci.errors import UsageError
+    from modelship.ci.inputs import parse_key_values
+    from modelship.images import buildcontext, buildsecrets
+    from modelship.images.labels import image_labels
+
+    facts = _label_facts(ctx, info, datetime.now(timezone.utc))
+    labels = image_labels(facts, parse_key_values("labels", ctx.inputs.text("labels")))
+    refs = [f"{repo}:{tag}" for tag in _tags(ctx, info)]
+    base_image = ctx.inputs.text("base-image") or buildcontext.default_base_image(
+        info.python_version
+    )
+    build_args = buildsecrets.parse_build_args(_lines(ctx.inputs.text("build-args")))
+    secret_sources = _secret_sources(ctx)
+    rendered = buildcontext.render(
+        info, target, base_image, labels, build_args, [s.id for s in secret_sources]
+    )
+    password = ctx.inputs.optional("registry-password") or ""
+    leaked = buildcontext.find_secret(target, [password, *ctx.inputs.secrets()])
+    if leaked is not None:
+        buildcontext.discard(rendered)  # no secret stays on disk in `context-dir`
+        raise UsageError(
+            f"a secret input appears in the build context ({leaked.relative_to(target)})",
+            "remove it from the labels or the model; secrets never go into an image",
+        )
+    _summary_head(ctx, info, base_image, refs, labels)
+    only_written = ctx.inputs.given("context-dir")
+    if only_written:
+        ctx.log.info(f"build context written to {target}; not building (context-dir)")
+        ctx.summary.text(
+            f"Build context written to {target}. Build it with: "
+            f"buildah build --format docker -f {rendered.containerfile.name} -t {refs[0]} ."
+        )
+    return WrittenContext(target, refs, base_image, build_args, secret_sources, only_written)
 
 
 def _build_with_secrets(
