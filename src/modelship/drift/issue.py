@@ -3,7 +3,7 @@
 The issue is found again by a hidden marker (`modelship:drift:<model>`), so a
 nightly monitor updates the same issue instead of opening one per night;
 once people close it, the next drift opens a fresh one. The REST work is
-`modelship.forge.upsert_issue`.
+`Forge.upsert_issue` of the CI's forge driver.
 """
 
 from __future__ import annotations
@@ -55,8 +55,10 @@ def issue_body(result: DriftResult, model: str, retrain: bool, run_url: str) -> 
 def upsert_drift_issue(ctx: StageContext, result: DriftResult, model: str, retrain: bool) -> str:
     from modelship import forge
 
-    found = forge.forge_for(
-        ctx.platform, ctx.inputs.optional("github-token"), ctx.inputs.optional("gitlab-token")
+    found = forge.from_context(
+        ctx.platform,
+        github_token=ctx.inputs.optional("github-token"),
+        gitlab_token=ctx.inputs.optional("gitlab-token"),
     )
     if found is None:
         raise IssueError(
@@ -66,7 +68,7 @@ def upsert_drift_issue(ctx: StageContext, result: DriftResult, model: str, retra
     title = f"Data drift detected: {model}"
     body = issue_body(result, model, retrain, ctx.platform.run_url)
     try:
-        done = forge.upsert_issue(found, forge.marker("drift", model), title, body, labels=LABELS)
+        done = found.upsert_issue(forge.marker("drift", model), title, body, labels=LABELS)
     except forge.ForgeError as err:
         raise IssueError(str(err)) from None
     ctx.log.info(f"drift issue {done.action}: #{done.id}")
