@@ -52,7 +52,6 @@ def new_session(retries: int = RETRIES, backoff: float = BACKOFF_SECONDS) -> req
         backoff_factor=backoff,
         respect_retry_after_header=True,
         raise_on_status=False,  # the last answer is reported with the forge's message
-        redirect=0,
     )
     session = requests.Session()
     adapter = HTTPAdapter(max_retries=policy)
@@ -125,5 +124,5 @@ def _describe(response: requests.Response) -> str:
     if response.status_code in (401, 403, 404):
         hint = " (check the token and its permissions: pull requests/issues write, or api scope)"
     elif response.status_code in RETRY_STATUSES:
-        hint = f" (still failing after {RETRIES} retries)"
+        hint = " (still failing after retries with backoff)"
     return f"returned HTTP {response.status_code}: {detail[:200]}{hint}"
