@@ -14,7 +14,8 @@ GitLab (under `/gitlab/api/v4`):
 Lists paginate (`per_page`, `page`) with a GitHub `Link` header or GitLab
 `X-Next-Page`. Every request is recorded with its headers, so tests can check
 that the token was sent, and where. Requests without the expected token get
-401, as the real APIs answer.
+401, as the real APIs answer. `FakeForge.fail_next` queues answers such as a
+429 with `Retry-After`, served before any routing, to test retries.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ class ForgeState:
     comments: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     issues: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     next_id: int = 1000
+    # canned (method or None for any, status, headers) answers served in order before routing
+    failures: list[tuple[str | None, int, dict[str, str]]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def new_id(self) -> int:
@@ -76,6 +79,18 @@ class FakeForge:
     @property
     def requests(self) -> list[Recorded]:
         return self.state.requests
+
+    def fail_next(
+        self,
+        status: int,
+        headers: dict[str, str] | None = None,
+        *,
+        times: int = 1,
+        method: str | None = None,
+    ) -> None:
+        """Answer the next `times` requests (of `method`, if given) with `status` instead."""
+        with self.state.lock:
+            self.state.failures.extend([(method, status, dict(headers or {}))] * times)
 
 
 _GH_COMMENTS = re.compile(r"^/github/repos/([^/]+/[^/]+)/issues/(\d+)/comments$")
@@ -129,6 +144,11 @@ def _handler(state: ForgeState, base_url: list[str]) -> type[BaseHTTPRequestHand
                 state.requests.append(
                     Recorded(method, parts.path, query, dict(self.headers.items()), body)
                 )
+                canned = next((f for f in state.failures if f[0] in (None, method)), None)
+                if canned is not None:
+                    state.failures.remove(canned)
+                    self._reply(canned[1], {"message": f"canned HTTP {canned[1]}"}, canned[2])
+                    return
                 self._route(method, parts.path, query, body)
 
         def _authorized(self, forge: str) -> bool:

@@ -86,3 +86,68 @@ def test_junit_path_outside_the_workspace_is_refused(tmp_path: Path) -> None:
     run = run_cli(["test", "--junit-path", "../../etc/junit.xml"], project)
     assert run.code == 2
     assert "outside the workspace" in run.stderr
+
+
+BILLION_LAUGHS = """<?xml version="1.0"?>
+<!DOCTYPE lolz [
+  <!ENTITY lol "lol">
+  <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+  <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+  <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+  <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+  <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+  <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+  <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+  <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<testsuite tests="1"><testcase classname="t" name="bomb">
+<failure message="&lol9;">&lol9;</failure></testcase></testsuite>
+"""
+
+
+def _external_entity(secret: Path) -> str:
+    return (
+        '<?xml version="1.0"?>\n'
+        f'<!DOCTYPE suite [<!ENTITY leak SYSTEM "file://{secret}">]>\n'
+        '<testsuite tests="1"><testcase classname="t" name="leak">'
+        '<failure message="&leak;">&leak;</failure></testcase></testsuite>\n'
+    )
+
+
+def _writes_junit(tmp_path: Path, xml: str) -> tuple[Path, str]:
+    """A project whose test command is a script writing `xml` as its JUnit report."""
+    project = init_project(
+        tmp_path / "proj",
+        {
+            "report.xml": xml,
+            "write_junit.py": (
+                "import os, shutil\nshutil.copy('report.xml', os.environ['MODELSHIP_JUNIT_PATH'])\n"
+            ),
+        },
+    )
+    return project, f"{sys.executable} write_junit.py"
+
+
+def test_a_junit_report_with_an_entity_bomb_is_refused_without_expanding_it(
+    tmp_path: Path,
+) -> None:
+    project, command = _writes_junit(tmp_path, BILLION_LAUGHS)
+    run = run_cli(["test", "--command", command], project)
+    assert run.code == 2
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1
+    assert "declares XML entities" in errors[0]
+    assert "Traceback" not in run.stderr
+    assert "lollol" not in run.stderr + run.stdout
+
+
+def test_a_junit_report_with_an_external_entity_never_reads_the_file(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-CONTENT\n")
+    project, command = _writes_junit(tmp_path, _external_entity(secret))
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": str(project)}
+    run = run_cli(["test", "--command", command], project, env)
+    assert run.code == 2
+    assert "declares XML entities" in run.stderr
+    assert "TOP-SECRET-CONTENT" not in run.stderr + run.stdout
+    assert not any(line.startswith("::error file=") for line in run.stderr.splitlines())

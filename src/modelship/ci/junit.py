@@ -1,13 +1,25 @@
-"""Reading JUnit XML reports: counts and the failing cases."""
+"""Reading JUnit XML reports: counts and the failing cases.
+
+The report is written by the project's own test command, so it is untrusted
+XML: it is parsed with defusedxml, which refuses entity declarations (the
+"billion laughs" expansion and external entities that read local files or
+reach the network) instead of expanding them.
+"""
 
 from __future__ import annotations
 
 import re
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import defusedxml.ElementTree as SafeET
+from defusedxml import DefusedXmlException
 
 from modelship.ci.errors import UsageError
+
+if TYPE_CHECKING:
+    from xml.etree.ElementTree import Element
 
 _LOCATION = re.compile(r"^([^\s:]+\.py):(\d+):", re.MULTILINE)
 
@@ -36,8 +48,14 @@ class JUnitResult:
 
 def parse_junit(path: Path, root: Path) -> JUnitResult:
     try:
-        tree = ET.parse(path)  # noqa: S314
-    except (OSError, ET.ParseError) as err:
+        tree = SafeET.parse(path)
+    except DefusedXmlException:
+        raise UsageError(
+            f"the JUnit report {path} declares XML entities or external references, "
+            "which are refused",
+            "a JUnit report needs no DTD entities; check what wrote it",
+        ) from None
+    except (OSError, SafeET.ParseError) as err:
         raise UsageError(f"cannot read the JUnit report {path}: {err}") from None
     result = JUnitResult()
     for case in tree.iter("testcase"):
@@ -62,7 +80,7 @@ def parse_junit(path: Path, root: Path) -> JUnitResult:
     return result
 
 
-def _location(case: ET.Element, detail: str, root: Path) -> tuple[str | None, int | None]:
+def _location(case: Element, detail: str, root: Path) -> tuple[str | None, int | None]:
     """Where to annotate: the case's own file/line, else the deepest test-file frame."""
     if case.get("file"):
         line = case.get("line")

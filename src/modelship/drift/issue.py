@@ -3,7 +3,7 @@
 The issue is found again by a hidden marker (`modelship:drift:<model>`), so a
 nightly monitor updates the same issue instead of opening one per night;
 once people close it, the next drift opens a fresh one. The REST work is
-`modelship.forge.upsert_issue`.
+`Forge.upsert_issue` of the CI's forge driver.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 from modelship.ci.summary import md_escape
 
 if TYPE_CHECKING:
-    from modelship.ci.context import StageContext
     from modelship.drift.check import DriftResult
-    from modelship.stages.input_names import MonitorInput
+    from modelship.forge import Forge
+    from modelship.forge.base import Upserted
 
 MAX_ROWS = 50
 LABELS = ("modelship", "data-drift")
@@ -54,23 +54,20 @@ def issue_body(result: DriftResult, model: str, retrain: bool, run_url: str) -> 
 
 
 def upsert_drift_issue(
-    ctx: StageContext[MonitorInput], result: DriftResult, model: str, retrain: bool
-) -> str:
+    found: Forge | None, run_url: str, result: DriftResult, model: str, retrain: bool
+) -> Upserted:
+    """Open or update the model's drift issue."""
     from modelship import forge
 
-    found = forge.forge_for(
-        ctx.platform, ctx.inputs.optional("github-token"), ctx.inputs.optional("gitlab-token")
-    )
     if found is None:
         raise IssueError(
             "open-issue needs a CI run with a token: github-token on GitHub Actions, "
             "gitlab-token on GitLab CI"
         )
     title = f"Data drift detected: {model}"
-    body = issue_body(result, model, retrain, ctx.platform.run_url)
+    body = issue_body(result, model, retrain, run_url)
     try:
-        done = forge.upsert_issue(found, forge.marker("drift", model), title, body, labels=LABELS)
+        done = found.upsert_issue(forge.marker("drift", model), title, body, labels=LABELS)
     except forge.ForgeError as err:
         raise IssueError(str(err)) from None
-    ctx.log.info(f"drift issue {done.action}: #{done.id}")
-    return done.url or f"#{done.id}"
+    return done

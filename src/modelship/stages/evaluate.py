@@ -16,6 +16,7 @@ from modelship.stages.shared import TRACKING_URI
 if TYPE_CHECKING:
     from modelship.evaluation.bootstrap import DeltaStats, Samples
     from modelship.evaluation.gates import GateResult, Rule
+    from modelship.forge import Forge
     from modelship.stages.input_names import EvaluateInput
 
 MODEL_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}"
@@ -679,12 +680,18 @@ def _gate_records(outcome: Outcome) -> list[dict[str, Any]]:
     ]
 
 
-def _forge_or_fail(ctx: StageContext[EvaluateInput]) -> Any:
+def _forge(ctx: StageContext[EvaluateInput]) -> Forge | None:
     from modelship import forge
 
-    found = forge.forge_for(
-        ctx.platform, ctx.inputs.optional("github-token"), ctx.inputs.optional("gitlab-token")
+    return forge.from_context(
+        ctx.platform,
+        github_token=ctx.inputs.optional("github-token"),
+        gitlab_token=ctx.inputs.optional("gitlab-token"),
     )
+
+
+def _forge_or_fail(ctx: StageContext[EvaluateInput]) -> Forge:
+    found = _forge(ctx)
     number = ctx.platform.pull_request_number()
     if found is None or number is None:
         raise UsageError(
@@ -706,9 +713,7 @@ def _comment(
     from modelship.ci.errors import ExternalError
     from modelship.evaluation import report as rep
 
-    target = forge.forge_for(
-        ctx.platform, ctx.inputs.optional("github-token"), ctx.inputs.optional("gitlab-token")
-    )
+    target = _forge(ctx)
     number = ctx.platform.pull_request_number()
     if target is None or number is None:
         ctx.log.debug("no PR/MR comment: not in a pull/merge request, or no token")
@@ -726,13 +731,10 @@ def _comment(
         name, outcome.decision, outcome.passed, rows=rows, confidence=confidence, notes=notes
     )
     try:
-        done = forge.upsert_comment(
-            target, number, forge.marker("evaluate", name), ctx.log.redact(body)
-        )
+        done = target.upsert_comment(number, forge.marker("evaluate", name), ctx.log.redact(body))
     except forge.ForgeError as err:
         if required:
             raise ExternalError(f"could not post the evaluation comment: {err}") from None
         ctx.log.warning(f"could not post the evaluation comment: {err}")
         return
-    kind = "pull request" if target.kind == "github" else "merge request"
-    ctx.log.info(f"{done.action} the evaluation comment on {kind} #{number}")
+    ctx.log.info(f"{done.action} the evaluation comment on {target.change_request} #{number}")

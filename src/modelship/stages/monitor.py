@@ -734,12 +734,19 @@ def _notify(
 def _open_issue(
     ctx: StageContext[MonitorInput], result: DriftResult, model: str, retrain: bool
 ) -> None:
+    from modelship import forge
     from modelship.drift import issue
 
+    found = forge.from_context(
+        ctx.platform,
+        github_token=ctx.inputs.optional("github-token"),
+        gitlab_token=ctx.inputs.optional("gitlab-token"),
+    )
     try:
-        link = issue.upsert_drift_issue(ctx, result, model, retrain)
+        done = issue.upsert_drift_issue(found, ctx.platform.run_url, result, model, retrain)
     except issue.IssueError as err:
         ctx.log.warning(f"drift issue not opened: {err}")
         return
-    if link:
-        ctx.log.info(f"drift issue: {link}")
+    ctx.log.info(f"drift issue {done.action}: #{done.id}")
+    if done.url:
+        ctx.log.info(f"drift issue: {done.url}")
