@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from modelship.ci.context import Result, StageContext
 from modelship.spec import Input, Output, Stage
 from modelship.stages.input_names import TestInput
+
+if TYPE_CHECKING:
+    from modelship.ci.junit import JUnitResult
 
 STAGE = Stage(
     name="test",
@@ -80,13 +85,24 @@ def run(ctx: StageContext[TestInput]) -> Result:
                 f"check the command; a non-pytest command must write JUnit XML to {junit}",
             )
         raise GateFailed(f"the test command wrote no JUnit report at {junit}")
-
     report = parse_junit(junit, ctx.workspace)
-    relative = junit.relative_to(ctx.workspace)
-    failed = report.failures + report.errors
+    _report(ctx, report, done.seconds)
+    return _verdict(report, done.returncode, str(junit.relative_to(ctx.workspace)), ctx)
+
+
+def _report(ctx: StageContext[TestInput], report: JUnitResult, seconds: float) -> None:
+    """The summary table, and one annotation per failing test at its file and line."""
     ctx.summary.table(
         ["tests", "passed", "failed", "skipped", "time"],
-        [[report.tests, report.passed, failed, report.skipped, f"{done.seconds:.1f}s"]],
+        [
+            [
+                report.tests,
+                report.passed,
+                report.failures + report.errors,
+                report.skipped,
+                f"{seconds:.1f}s",
+            ]
+        ],
     )
     if report.failed:
         ctx.summary.heading("Failing tests", 4)
@@ -96,13 +112,19 @@ def run(ctx: StageContext[TestInput]) -> Result:
             "error", failure.message, file=failure.file, line=failure.line, title=failure.name
         )
 
-    passed = done.returncode == 0 and failed == 0 and report.tests > 0
+
+def _verdict(
+    report: JUnitResult, returncode: int, junit_path: str, ctx: StageContext[TestInput]
+) -> Result:
+    """Passed only when the command succeeded, tests ran and none failed (fail closed)."""
+    failed = report.failures + report.errors
+    passed = returncode == 0 and failed == 0 and report.tests > 0
     outputs = {
         "passed": passed,
         "tests": report.tests,
         "failures": failed,
         "skipped": report.skipped,
-        "junit-path": str(relative),
+        "junit-path": junit_path,
     }
     if report.tests == 0:
         return Result(outputs, gate_failed="no tests ran: the test command collected nothing")
@@ -110,7 +132,7 @@ def run(ctx: StageContext[TestInput]) -> Result:
         why = (
             f"{failed} of {report.tests} tests failed"
             if failed
-            else (f"the test command exited with {done.returncode}")
+            else (f"the test command exited with {returncode}")
         )
         return Result(outputs, gate_failed=why)
     ctx.log.info(f"{report.tests} tests: {report.passed} passed, {report.skipped} skipped")
