@@ -290,57 +290,91 @@ def paired_classification(
 ) -> dict[str, Samples]:
     """Bootstrap distributions of each metric for both models on the same resamples."""
     rng = np.random.default_rng(seed)
-    n = int(y.shape[0])
-    c = n_classes
     out: dict[str, Samples] = {}
     cell_metrics = [m for m in metrics if m in CELL_METRICS]
     if cell_metrics:
-        cells = (y.astype(np.int64) * c + candidate.labels) * c + champion.labels
-        observed = np.bincount(cells, minlength=c**3)
-        nonzero = np.flatnonzero(observed)
-        probabilities = observed[nonzero] / observed.sum()
-        # Where each observed cell lands in each model's confusion matrix.
-        true_label, rest = np.divmod(nonzero, c * c)
-        cand_label, champ_label = np.divmod(rest, c)
-        cand_cell = true_label * c + cand_label
-        champ_cell = true_label * c + champ_label
-        parts: dict[str, list[np.ndarray]] = {}
-        for m in _chunks(resamples, max(nonzero.size, c * c), max_elements):
-            counts = rng.multinomial(n, probabilities, size=m)
-            offsets = (np.arange(m, dtype=np.int64) * c * c)[:, None]
-            for who, cell in (("candidate", cand_cell), ("champion", champ_cell)):
-                cm = np.bincount(
-                    (cell[None, :] + offsets).reshape(-1),
-                    weights=counts.reshape(-1),
-                    minlength=m * c * c,
-                ).reshape(m, c, c)
-                for name, values in _confusion_metrics(cm, cell_metrics).items():
-                    parts.setdefault(f"{who}:{name}", []).append(values)
-        for name in cell_metrics:
-            out[name] = Samples(
-                np.concatenate(parts[f"candidate:{name}"]),
-                np.concatenate(parts[f"champion:{name}"]),
+        out.update(
+            _paired_confusion(
+                rng, y, candidate, champion, n_classes, cell_metrics, resamples, max_elements
             )
+        )
     if (
         "roc_auc" in metrics
-        and c == 2
+        and n_classes == 2
         and candidate.scores is not None
         and champion.scores is not None
     ):
-        # Weights are indexed in the candidate's score order; the champion's
-        # order is a permutation of it, so both models see the same resample.
-        order_a = np.argsort(candidate.scores, kind="stable")
-        ranked_a = _ranked(y, candidate.scores, None)
-        ranked_b = _ranked(y, champion.scores, np.argsort(order_a, kind="stable"))
-        ranked_a = _RankedScores(None, ranked_a.labels, ranked_a.starts)
-        auc_a: list[np.ndarray] = []
-        auc_b: list[np.ndarray] = []
-        for m in _chunks(resamples, n, max_elements):
-            weights = _resampled_weights(rng, n, m)
-            auc_a.append(_auc_weighted(weights, ranked_a))
-            auc_b.append(_auc_weighted(weights, ranked_b))
-        out["roc_auc"] = Samples(np.concatenate(auc_a), np.concatenate(auc_b))
+        out["roc_auc"] = _paired_auc(
+            rng, y, candidate.scores, champion.scores, resamples, max_elements
+        )
     return out
+
+
+def _paired_confusion(
+    rng: np.random.Generator,
+    y: np.ndarray,
+    candidate: Classified,
+    champion: Classified,
+    c: int,
+    cell_metrics: list[str],
+    resamples: int,
+    max_elements: int,
+) -> dict[str, Samples]:
+    """Metrics of the confusion matrix: resample the (truth, candidate, champion)
+    cells with one multinomial draw per resample instead of resampling rows."""
+    n = int(y.shape[0])
+    cells = (y.astype(np.int64) * c + candidate.labels) * c + champion.labels
+    observed = np.bincount(cells, minlength=c**3)
+    nonzero = np.flatnonzero(observed)
+    probabilities = observed[nonzero] / observed.sum()
+    # Where each observed cell lands in each model's confusion matrix.
+    true_label, rest = np.divmod(nonzero, c * c)
+    cand_label, champ_label = np.divmod(rest, c)
+    cand_cell = true_label * c + cand_label
+    champ_cell = true_label * c + champ_label
+    parts: dict[str, list[np.ndarray]] = {}
+    for m in _chunks(resamples, max(nonzero.size, c * c), max_elements):
+        counts = rng.multinomial(n, probabilities, size=m)
+        offsets = (np.arange(m, dtype=np.int64) * c * c)[:, None]
+        for who, cell in (("candidate", cand_cell), ("champion", champ_cell)):
+            cm = np.bincount(
+                (cell[None, :] + offsets).reshape(-1),
+                weights=counts.reshape(-1),
+                minlength=m * c * c,
+            ).reshape(m, c, c)
+            for name, values in _confusion_metrics(cm, cell_metrics).items():
+                parts.setdefault(f"{who}:{name}", []).append(values)
+    return {
+        name: Samples(
+            np.concatenate(parts[f"candidate:{name}"]), np.concatenate(parts[f"champion:{name}"])
+        )
+        for name in cell_metrics
+    }
+
+
+def _paired_auc(
+    rng: np.random.Generator,
+    y: np.ndarray,
+    candidate_scores: np.ndarray,
+    champion_scores: np.ndarray,
+    resamples: int,
+    max_elements: int,
+) -> Samples:
+    """ROC AUC of both models under the same row weights per resample."""
+    n = int(y.shape[0])
+    # Weights are indexed in the candidate's score order; the champion's
+    # order is a permutation of it, so both models see the same resample.
+    order_a = np.argsort(candidate_scores, kind="stable")
+    ranked_a = _ranked(y, candidate_scores, None)
+    ranked_b = _ranked(y, champion_scores, np.argsort(order_a, kind="stable"))
+    ranked_a = _RankedScores(None, ranked_a.labels, ranked_a.starts)
+    auc_a: list[np.ndarray] = []
+    auc_b: list[np.ndarray] = []
+    for m in _chunks(resamples, n, max_elements):
+        weights = _resampled_weights(rng, n, m)
+        auc_a.append(_auc_weighted(weights, ranked_a))
+        auc_b.append(_auc_weighted(weights, ranked_b))
+    return Samples(np.concatenate(auc_a), np.concatenate(auc_b))
 
 
 def paired_regression(
