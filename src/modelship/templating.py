@@ -9,7 +9,8 @@ template marks it with a filter saying why it is safe as it stands:
   not read it (inside a fence longer than any run of `~` in the text);
 * `html_text`: text inside an HTML element of the Markdown (`<summary>`);
 * `cell`: text from a stage declaration, in a table cell;
-* `model_name`: a registered model name, in a code span.
+* `model_name`: a registered model name, in a code span;
+* `code_span`: any text as a code span, fenced by more backticks than it holds.
 
 A value left unmarked is escaped, so a forgotten filter shows a backslash,
 never runs a workflow command or breaks a table. jinja2 is imported on the
@@ -66,6 +67,16 @@ def _model_name(value: object) -> TrustedMarkdown:
     return TrustedMarkdown(re.sub(r"[^A-Za-z0-9._-]", "-", str(value)))
 
 
+def _code_span(value: object) -> TrustedMarkdown:
+    # A code span shows its content literally, up to a backtick run as long as
+    # its fence; a line break could still end the paragraph, so none stays.
+    text = "".join(c if c.isprintable() else " " for c in str(value))
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    padded = f" {text} " if text.startswith("`") or text.endswith("`") else text
+    return TrustedMarkdown(f"{fence}{padded}{fence}")
+
+
 @functools.cache
 def _environment(markdown: bool) -> jinja2.Environment:
     import jinja2
@@ -84,7 +95,13 @@ def _environment(markdown: bool) -> jinja2.Environment:
         )
     # Markdown: HTML escaping would be the wrong rules; finalize escapes every value instead.
     env = jinja2.Environment(autoescape=False, finalize=_escape_unless_trusted, **common)  # noqa: S701
-    env.filters.update(trusted=_trusted, html_text=_html_text, cell=_cell, model_name=_model_name)
+    env.filters.update(
+        trusted=_trusted,
+        html_text=_html_text,
+        cell=_cell,
+        model_name=_model_name,
+        code_span=_code_span,
+    )
     return env
 
 
