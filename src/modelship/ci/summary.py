@@ -17,9 +17,6 @@ from modelship.templating import render
 
 # GitHub rejects a step summary over 1 MiB; stay clear of it.
 STEP_SUMMARY_LIMIT = 1024 * 1024 - 16 * 1024
-TRUNCATION_NOTE = (
-    "\n\n> **Note:** this summary was truncated; the full report is in the job's artifacts.\n"
-)
 
 
 @dataclass(frozen=True)
@@ -82,11 +79,12 @@ def truncate_for_step_summary(markdown: str, limit: int = STEP_SUMMARY_LIMIT) ->
     encoded = markdown.encode("utf-8")
     if len(encoded) <= limit:
         return markdown
-    budget = limit - len(TRUNCATION_NOTE.encode("utf-8"))
+    note = render("summary-truncated.md.j2")
+    budget = limit - len(note.encode("utf-8"))
     cut = encoded[:budget].decode("utf-8", errors="ignore")
     # Cut at a line end so a table row is never half-rendered.
     cut = cut[: cut.rfind("\n")] if "\n" in cut else cut
-    return cut + TRUNCATION_NOTE
+    return cut + note
 
 
 def write_reports(summary: Summary, directory: Path, stage: str) -> tuple[Path, Path]:

@@ -241,15 +241,8 @@ def readme(stage: Stage) -> str:
         "dev/action-readme.md.j2",
         stage=stage,
         example_with=[(k, _yaml_scalar(v)) for k, v in stage.example_with.items()],
-        defaults={item.name: _shown_default(item) for item in stage.inputs},
         prefix=f"MODELSHIP_{stage.name.upper().replace('-', '_')}",
     )
-
-
-def _shown_default(item: Input) -> str:
-    if item.secret:
-        return "(secret)"
-    return "" if item.default in (None, "") else f"`{item.default}`"
 
 
 def _yaml_scalar(value: str) -> str:
