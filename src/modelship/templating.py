@@ -13,7 +13,7 @@ template marks it with a filter saying why it is safe as it stands:
 * `code_span`: any text as a code span, fenced by more backticks than it holds.
 
 A value left unmarked is escaped, so a forgotten filter shows a backslash,
-never runs a workflow command or breaks a table. jinja2 is imported on the
+never becomes markup or breaks a table. jinja2 is imported on the
 first render: every stage writes a summary, but `--help` must stay light.
 """
 
