@@ -16,7 +16,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "modelship"
 CORE = ("tracking", "evaluation", "drift", "kube", "images", "deploy", "forge", "source", "data")
-FOUNDATION = ("ci", "spec", "process")
+FOUNDATION = ("ci", "spec", "process", "templating")
 
 
 def layer(module: str) -> str:

@@ -21,6 +21,7 @@ HEAVY = (
     "sklearn",
     "pyarrow",
     "rich",
+    "jinja2",
 )
 
 PROBE = """

@@ -41,6 +41,9 @@ def test_distribution_is_named_modelship_ci_and_keeps_the_modelship_package(
     # Package data travels too: the serving image's template, the typing marker.
     assert "modelship/images/Containerfile.template" in names
     assert "modelship/py.typed" in names
+    # The reports' templates, without which no stage can write its summary.
+    for template in ("summary.md.j2", "summary.html.j2", "report.css", "drift/report.html.j2"):
+        assert f"modelship/templates/{template}" in names
 
 
 def test_distributions_pass_twine_check(distributions: Distributions) -> None:

@@ -8,32 +8,32 @@ keeps as artifacts. Stages add blocks; nothing here parses Markdown.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
+
+from modelship.templating import render
 
 # GitHub rejects a step summary over 1 MiB; stay clear of it.
 STEP_SUMMARY_LIMIT = 1024 * 1024 - 16 * 1024
-TRUNCATION_NOTE = (
-    "\n\n> **Note:** this summary was truncated; the full report is in the job's artifacts.\n"
-)
 
 
-def md_escape(text: str) -> str:
-    """Make untrusted text inert in a Markdown table cell or line."""
-    out = html.escape(str(text), quote=False)
-    for char in "|`*_[]<>":
-        out = out.replace(char, "\\" + char)
-    # Any line or paragraph separator, not only \n, would end a table row for
-    # some renderer; control characters have no place in a report either.
-    return "".join(" " if (c.isspace() or not c.isprintable()) and c != " " else c for c in out)
-
-
-@dataclass
+@dataclass(frozen=True)
 class Block:
-    markdown: str
-    html: str
+    """One part of a report; the templates summary.md.j2 and summary.html.j2 lay it out.
+
+    `fragment` (kind "html") is markup rendered by a modelship template, shown
+    in the HTML report only.
+    """
+
+    kind: Literal["heading", "text", "table", "code", "html"]
+    text: str = ""
+    level: int = 3
+    headers: tuple[str, ...] = ()
+    rows: tuple[tuple[str, ...], ...] = ()
+    title: str = ""
+    fence: str = ""
 
 
 @dataclass
@@ -42,31 +42,18 @@ class Summary:
     blocks: list[Block] = field(default_factory=list)
 
     def heading(self, text: str, level: int = 3) -> None:
-        self.blocks.append(
-            Block(f"{'#' * level} {md_escape(text)}", f"<h{level}>{html.escape(text)}</h{level}>")
-        )
+        self.blocks.append(Block("heading", text=text, level=level))
 
     def text(self, text: str) -> None:
         """Plain text; escaped in both renderings."""
-        self.blocks.append(Block(md_escape(text), f"<p>{html.escape(text)}</p>"))
-
-    def markdown(self, markdown: str, html_text: str | None = None) -> None:
-        """Trusted Markdown written by modelship itself (never user data)."""
-        self.blocks.append(Block(markdown, html_text or f"<p>{html.escape(markdown)}</p>"))
+        self.blocks.append(Block("text", text=text))
 
     def table(self, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
-        head = "| " + " | ".join(md_escape(h) for h in headers) + " |"
-        rule = "|" + "|".join("---" for _ in headers) + "|"
-        body = ["| " + " | ".join(md_escape(str(c)) for c in row) + " |" for row in rows]
-        th = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-        trs = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
-            for row in rows
-        )
         self.blocks.append(
             Block(
-                "\n".join([head, rule, *body]),
-                f"<table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table>",
+                "table",
+                headers=tuple(str(h) for h in headers),
+                rows=tuple(tuple(str(c) for c in row) for row in rows),
             )
         )
 
@@ -75,38 +62,29 @@ class Summary:
         fence = "~~~~"
         while fence in text:
             fence += "~"
-        md = f"{fence}\n{text.rstrip()}\n{fence}"
-        if title:
-            md = f"<details><summary>{html.escape(title)}</summary>\n\n{md}\n\n</details>"
-        self.blocks.append(Block(md, f"<pre>{html.escape(text)}</pre>"))
+        self.blocks.append(Block("code", text=text, title=title or "", fence=fence))
 
     def html_only(self, fragment: str) -> None:
-        """Rich content (plots) for the HTML report only."""
-        self.blocks.append(Block("", fragment))
+        """Rich content (plots) rendered by a modelship template, for the HTML report only."""
+        self.blocks.append(Block("html", text=fragment))
 
     def render_markdown(self) -> str:
-        parts = [f"## {md_escape(self.title)}"]
-        parts.extend(b.markdown for b in self.blocks if b.markdown)
-        return "\n\n".join(parts) + "\n"
+        return render("summary.md.j2", title=self.title, blocks=self.blocks)
 
     def render_html(self) -> str:
-        body = "\n".join(b.html for b in self.blocks)
-        return (
-            "<!doctype html>\n<html lang=en><head><meta charset=utf-8>"
-            f"<title>{html.escape(self.title)}</title><style>{_CSS}</style></head>"
-            f"<body><h2>{html.escape(self.title)}</h2>\n{body}\n</body></html>\n"
-        )
+        return render("summary.html.j2", title=self.title, blocks=self.blocks)
 
 
 def truncate_for_step_summary(markdown: str, limit: int = STEP_SUMMARY_LIMIT) -> str:
     encoded = markdown.encode("utf-8")
     if len(encoded) <= limit:
         return markdown
-    budget = limit - len(TRUNCATION_NOTE.encode("utf-8"))
+    note = render("summary-truncated.md.j2")
+    budget = limit - len(note.encode("utf-8"))
     cut = encoded[:budget].decode("utf-8", errors="ignore")
     # Cut at a line end so a table row is never half-rendered.
     cut = cut[: cut.rfind("\n")] if "\n" in cut else cut
-    return cut + TRUNCATION_NOTE
+    return cut + note
 
 
 def write_reports(summary: Summary, directory: Path, stage: str) -> tuple[Path, Path]:
@@ -123,11 +101,3 @@ def append_step_summary(path: Path, markdown: str) -> None:
     text = truncate_for_step_summary(markdown, max(STEP_SUMMARY_LIMIT - existing, 4096))
     with path.open("a", encoding="utf-8") as handle:
         handle.write(text)
-
-
-_CSS = (
-    "body{font-family:system-ui,sans-serif;margin:2rem;max-width:72rem;color:#1f2328}"
-    "table{border-collapse:collapse;margin:1rem 0}"
-    "th,td{border:1px solid #d0d7de;padding:.3rem .6rem;text-align:left}"
-    "th{background:#f6f8fa}pre{background:#f6f8fa;padding:1rem;overflow:auto}"
-)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from modelship.ci.summary import md_escape
+from modelship.templating import render
 
 if TYPE_CHECKING:
     from modelship.drift.check import DriftResult
@@ -26,31 +26,20 @@ class IssueError(RuntimeError):
 
 
 def issue_body(result: DriftResult, model: str, retrain: bool, run_url: str) -> str:
+    """The issue's Markdown (drift/issue.md.j2): what drifted, by how much, the CI run."""
     from modelship.drift.report import number
 
-    lines = [
-        f"The drift monitor found **{len(result.drifted_features)} of {len(result.judged)}** "
-        f"judged features of `{md_escape(model)}` drifted (share {result.drift_share:.3f}, dataset "
-        f"drift at {result.drift_share_threshold}); "
-        f"reference {result.reference_rows:,} rows, current {result.current_rows:,} rows.",
-        "",
-        f"Retraining requested: **{'yes' if retrain else 'no'}**.",
-        "",
-        "| feature | method | score | threshold |",
-        "|---|---|---|---|",
-    ]
     drifted = [f for f in result.ordered() if f.drifted]
-    for item in drifted[:MAX_ROWS]:
-        lines.append(
-            f"| {md_escape(item.name)} | {item.method} | {number(item.score)} | "
-            f"{number(item.threshold)} |"
-        )
-    if len(drifted) > MAX_ROWS:
-        lines.append(f"| ... {len(drifted) - MAX_ROWS} more | | | |")
-    if run_url:
-        lines += ["", f"Run: {run_url}"]
-    lines += ["", "_Updated by `modelship monitor` on every run while the data drifts._"]
-    return "\n".join(lines)
+    rows = [(f.name, f.method, number(f.score), number(f.threshold)) for f in drifted[:MAX_ROWS]]
+    return render(
+        "drift/issue.md.j2",
+        result=result,
+        model=model,
+        retrain=retrain,
+        run_url=run_url,
+        rows=rows,
+        more=max(len(drifted) - MAX_ROWS, 0),
+    )
 
 
 def upsert_drift_issue(

@@ -7,11 +7,15 @@ scripts, no external assets) and can be opened from CI artifacts.
 
 from __future__ import annotations
 
-import html
 import math
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from modelship.drift.check import DriftResult, FeatureResult, Histogram
+from modelship.templating import render
+
+if TYPE_CHECKING:
+    from modelship.drift.performance import Performance
 
 REF_COLOUR = "#4c78a8"
 CUR_COLOUR = "#f58518"
@@ -81,119 +85,101 @@ TABLE_HEADERS = [
 ]
 
 
-def svg_histogram(hist: Histogram, title: str, width: int = 560, height: int = 180) -> str:
-    """Reference against current shares per bin, as grouped bars."""
-    bins = len(hist.labels)
-    top = max([*hist.reference, *hist.current, 1e-12])
-    left, bottom, plot_h = 40, 40, height - 60
-    plot_w = width - left - 10
-    slot = plot_w / max(bins, 1)
-    bar = max(slot / 2 - 1, 0.5)
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'role="img" aria-label="{html.escape(title)}">',
-        f"<title>{html.escape(title)}</title>",
-        f'<line x1="{left}" y1="{height - bottom}" x2="{width - 10}" y2="{height - bottom}" '
-        'stroke="#888"/>',
-        f'<text x="4" y="18" font-size="11">{number(top, 2)}</text>',
-    ]
-    for i in range(bins):
-        x = left + i * slot
+@dataclass(frozen=True)
+class Bar:
+    """One bar of a histogram, placed in SVG units; `tip` is its tooltip."""
+
+    x: str
+    y: str
+    width: str
+    height: str
+    colour: str
+    tip: str
+
+
+def histogram_bars(hist: Histogram, top: float, slot: float, bar: float, box: Box) -> list[Bar]:
+    """Reference and current share of each bin, side by side."""
+    bars = []
+    for i, label in enumerate(hist.labels):
+        x = box.left + i * slot
         for offset, share, colour, which in (
             (0.0, hist.reference[i], REF_COLOUR, "reference"),
             (bar, hist.current[i], CUR_COLOUR, "current"),
         ):
-            h = plot_h * share / top
-            parts.append(
-                f'<rect x="{x + offset:.1f}" y="{height - bottom - h:.1f}" width="{bar:.1f}" '
-                f'height="{h:.1f}" fill="{colour}"><title>{html.escape(hist.labels[i])}: '
-                f"{which} {share:.2%}</title></rect>"
+            h = box.plot_height * share / top
+            bars.append(
+                Bar(
+                    f"{x + offset:.1f}",
+                    f"{box.axis_y - h:.1f}",
+                    f"{bar:.1f}",
+                    f"{h:.1f}",
+                    colour,
+                    f"{label}: {which} {share:.2%}",
+                )
             )
-    if hist.edges:
-        parts.append(
-            f'<text x="{left}" y="{height - bottom + 14}" font-size="11">'
-            f"{html.escape(number(hist.edges[0]))}</text>"
-        )
-        parts.append(
-            f'<text x="{width - 10}" y="{height - bottom + 14}" font-size="11" '
-            f'text-anchor="end">{html.escape(number(hist.edges[-1]))}</text>'
-        )
-    else:
-        for i, label in enumerate(hist.labels):
-            short = label if len(label) <= 14 else label[:13] + "…"
-            parts.append(
-                f'<text x="{left + i * slot + slot / 2:.1f}" y="{height - bottom + 14}" '
-                f'font-size="10" text-anchor="middle">{html.escape(short)}</text>'
-            )
-    parts.append(
-        f'<rect x="{left}" y="{height - 16}" width="10" height="10" fill="{REF_COLOUR}"/>'
-        f'<text x="{left + 14}" y="{height - 7}" font-size="11">reference</text>'
-        f'<rect x="{left + 90}" y="{height - 16}" width="10" height="10" fill="{CUR_COLOUR}"/>'
-        f'<text x="{left + 104}" y="{height - 7}" font-size="11">current</text>'
+    return bars
+
+
+@dataclass(frozen=True)
+class Box:
+    width: int
+    height: int
+    left: int = 40
+    bottom: int = 40
+
+    @property
+    def plot_height(self) -> int:
+        return self.height - 60
+
+    @property
+    def axis_y(self) -> int:
+        return self.height - self.bottom
+
+
+def svg_histogram(hist: Histogram, title: str, width: int = 560, height: int = 180) -> str:
+    """Reference against current shares per bin, as grouped bars (drift/histogram.svg.j2)."""
+    box = Box(width, height)
+    top = max([*hist.reference, *hist.current, 1e-12])
+    slot = (width - box.left - 10) / max(len(hist.labels), 1)
+    bar = max(slot / 2 - 1, 0.5)
+    ticks = [
+        (f"{box.left + i * slot + slot / 2:.1f}", label if len(label) <= 14 else label[:13] + "…")
+        for i, label in enumerate(hist.labels)
+    ]
+    return render(
+        "drift/histogram.svg.j2",
+        title=title,
+        box=box,
+        top=number(top, 2),
+        bars=histogram_bars(hist, top, slot, bar, box),
+        edges=(number(hist.edges[0]), number(hist.edges[-1])) if hist.edges else None,
+        ticks=ticks,
+        ref_colour=REF_COLOUR,
+        cur_colour=CUR_COLOUR,
     )
-    parts.append("</svg>")
-    return "".join(parts)
 
 
 def feature_section(item: FeatureResult) -> str:
-    if item.judged:
-        shown = "drifted" if item.drifted else "no drift"
-        how = f"{html.escape(item.method)}: {shown}"
-    else:
-        how = f"{'drifted, ' if item.drifted else ''}not judged: {html.escape(item.note)}"
-    head = f"<h4>{html.escape(item.name)} <small>({html.escape(item.kind)}, {how})</small></h4>"
-    if item.histogram is None:
-        return head
-    return head + svg_histogram(item.histogram, f"{item.name}: reference vs current")
+    """A feature's heading and histogram (drift/feature.html.j2)."""
+    histogram = None
+    if item.histogram is not None:
+        histogram = svg_histogram(item.histogram, f"{item.name}: reference vs current")
+    return render("drift/feature.html.j2", item=item, histogram=histogram)
 
 
-def render_html(result: DriftResult, model: str, extra_html: str = "") -> str:
-    heads = "".join(f"<th>{html.escape(h)}</th>" for h in TABLE_HEADERS)
-    body = "".join(
-        "<tr"
-        + (
-            ' class="drift"'
-            if row[1].startswith("yes")
-            else ' class="unjudged"'
-            if row[1] == "not judged"
-            else ""
-        )
-        + ">"
-        + "".join(f"<td>{html.escape(cell)}</td>" for cell in row)
-        + "</tr>"
-        for row in table_rows(result)
-    )
-    skipped = ""
-    if result.skipped:
-        skipped = (
-            "<h3>Features not judged</h3><ul>"
-            + "".join(f"<li>{html.escape(n)}: {html.escape(r)}</li>" for n, r in result.skipped)
-            + "</ul>"
-        )
-    sections = "\n".join(feature_section(f) for f in result.ordered())
-    return (
-        "<!doctype html>\n<html lang=en><head><meta charset=utf-8>"
-        f"<title>Drift report: {html.escape(model)}</title><style>{_CSS}</style></head><body>"
-        f"<h2>Drift report: {html.escape(model)}</h2>"
-        f"<p><strong>{verdict(result)}</strong>: {len(result.drifted_features)} of "
-        f"{len(result.features)} features drifted ({len(result.skipped)} could not be tested; "
-        f"share {result.drift_share:.3f}, "
-        f"threshold {result.drift_share_threshold}). Reference {result.reference_rows:,} rows, "
-        f"current {result.current_rows:,} rows, method {html.escape(result.method)}.</p>"
-        f"{extra_html}"
-        f"<table><thead><tr>{heads}</tr></thead><tbody>{body}</tbody></table>{skipped}"
-        f"<h3>Distributions</h3>{sections}</body></html>\n"
+def render_html(result: DriftResult, model: str, performance: Performance | None = None) -> str:
+    """The standalone drift report (drift/report.html.j2)."""
+    return render(
+        "drift/report.html.j2",
+        result=result,
+        model=model,
+        verdict=verdict(result),
+        performance=performance,
+        headers=TABLE_HEADERS,
+        rows=table_rows(result),
+        sections=[feature_section(item) for item in result.ordered()],
     )
 
 
 def as_json(result: DriftResult, model: str, extra: dict[str, Any]) -> dict[str, Any]:
     return {"version": 1, "model": model, **result.as_json(), **extra}
-
-
-_CSS = (
-    "body{font-family:system-ui,sans-serif;margin:2rem;max-width:72rem;color:#1f2328}"
-    "table{border-collapse:collapse;margin:1rem 0}"
-    "th,td{border:1px solid #d0d7de;padding:.3rem .6rem;text-align:left}"
-    "th{background:#f6f8fa}tr.drift td{background:#fff1e5}tr.unjudged td{background:#f3f0ff}"
-    "h4{margin:1.2rem 0 .3rem}"
-)

@@ -3,22 +3,20 @@
 The table (metric | candidate | champion | delta | interval | rule | result)
 goes to the step summary, the Markdown/HTML reports and the PR/MR comment.
 The HTML report adds a confusion matrix (classification) or a residual plot
-(regression) drawn as SVG by hand: no plotting library, no external assets.
+(regression) drawn as SVG from templates: no plotting library, no external assets.
 Each gate is a JUnit test case so that GitLab's test widget lists it.
 """
 
 from __future__ import annotations
 
-import html
 import math
-import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from modelship.ci.summary import md_escape
+from modelship.templating import render
 
 if TYPE_CHECKING:
     import numpy as np
@@ -92,23 +90,6 @@ def headers(confidence: float) -> list[str]:
     return [h.format(level=level) for h in HEADERS]
 
 
-def markdown_table(rows: Sequence[Row], confidence: float) -> str:
-    head = headers(confidence)
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
-    for row in rows:
-        cells = [
-            row.metric,
-            row.candidate,
-            row.champion,
-            row.delta,
-            row.interval,
-            row.rule,
-            row.result,
-        ]
-        lines.append("| " + " | ".join(md_escape(c) for c in cells) + " |")
-    return "\n".join(lines)
-
-
 def comment_body(
     model_name: str,
     decision: str,
@@ -118,21 +99,15 @@ def comment_body(
     confidence: float,
     notes: Sequence[str],
 ) -> str:
-    verdict = {
-        "promote": "✅ **promote**: the candidate passed every gate",
-        "no-champion": "🆕 **no champion** yet: absolute gates passed",
-        "reject": "❌ **reject**: the candidate failed a gate",
-    }[decision if passed or decision == "reject" else "reject"]
-    # Registered model names are [A-Za-z0-9._-]; anything else cannot reach a code span.
-    shown = re.sub(r"[^A-Za-z0-9._-]", "-", model_name)
-    parts = [
-        f"### modelship evaluate: `{shown}`",
-        verdict,
-        markdown_table(rows, confidence),
-    ]
-    if notes:
-        parts.append("\n".join(f"- {md_escape(n)}" for n in notes))
-    return "\n\n".join(parts) + "\n"
+    """The PR/MR comment: verdict, comparison table, notes (templates/evaluation/comment.md.j2)."""
+    return render(
+        "evaluation/comment.md.j2",
+        model_name=model_name,
+        verdict=decision if passed else "reject",
+        headers=headers(confidence),
+        rows=rows,
+        notes=notes,
+    )
 
 
 # --- SVG ----------------------------------------------------------------------------
@@ -140,45 +115,16 @@ def comment_body(
 
 def confusion_svg(matrix: np.ndarray, labels: Sequence[Any], title: str) -> str:
     """A confusion matrix (rows: true label, columns: predicted) as inline SVG."""
-    n = int(matrix.shape[0])
-    cell = 44 if n <= 6 else 28
-    left, top = 110, 58
-    width, height = left + n * cell + 20, top + n * cell + 20
-    peak = max(int(matrix.max()), 1)
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">',
-        f"<title>{html.escape(title)}</title>",
-        f'<text x="{left}" y="14" font-weight="bold">{html.escape(title)}</text>',
-        f'<text x="{left}" y="30">predicted →</text>',
-        f'<text x="4" y="{top - 6}">true ↓</text>',
-    ]
-    for j, label in enumerate(labels):
-        x = left + j * cell + cell / 2
-        out.append(
-            f'<text x="{x}" y="{top - 6}" text-anchor="middle">{html.escape(str(label)[:8])}</text>'
-        )
-    for i, label in enumerate(labels):
-        y = top + i * cell
-        out.append(
-            f'<text x="{left - 6}" y="{y + cell / 2 + 4}" text-anchor="end">'
-            f"{html.escape(str(label)[:14])}</text>"
-        )
-        for j in range(n):
-            count = int(matrix[i, j])
-            shade = count / peak
-            fill = f"rgba(9,105,218,{0.08 + 0.85 * shade:.3f})"
-            ink = "#fff" if shade > 0.55 else "#1f2328"
-            x = left + j * cell
-            out.append(
-                f'<rect x="{x}" y="{y}" width="{cell}" height="{cell}" fill="{fill}" '
-                'stroke="#d0d7de"/>'
-                f'<text x="{x + cell / 2}" y="{y + cell / 2 + 4}" text-anchor="middle" '
-                f'fill="{ink}">'
-                f"{count}</text>"
-            )
-    out.append("</svg>")
-    return "".join(out)
+    return render(
+        "evaluation/confusion.svg.j2",
+        title=title,
+        labels=[str(label) for label in labels],
+        counts=[[int(count) for count in row] for row in matrix.tolist()],
+        peak=max(int(matrix.max()), 1),
+        cell=44 if int(matrix.shape[0]) <= 6 else 28,
+        left=110,
+        top=58,
+    )
 
 
 def residual_svg(
@@ -195,32 +141,18 @@ def residual_svg(
     x_lo, x_hi = float(predicted.min()), float(predicted.max())
     r_max = float(np.abs(residual).max()) or 1.0
     x_span = (x_hi - x_lo) or 1.0
-
-    def px(v: float) -> float:
-        return pad + (v - x_lo) / x_span * (width - 2 * pad)
-
-    def py(r: float) -> float:
-        return height / 2 - r / r_max * (height / 2 - pad / 2)
-
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">',
-        f"<title>{html.escape(title)}</title>",
-        f'<text x="{pad}" y="14" font-weight="bold">{html.escape(title)}</text>',
-        f'<line x1="{pad}" y1="{height / 2}" x2="{width - pad}" y2="{height / 2}" '
-        'stroke="#57606a"/>',
-        f'<text x="{width / 2}" y="{height - 4}" text-anchor="middle">predicted '
-        f"({x_lo:.3g} … {x_hi:.3g})</text>",
-        f'<text x="4" y="{pad}">+{r_max:.3g}</text>',
-        f'<text x="4" y="{height - pad / 2}">-{r_max:.3g}</text>',
-    ]
-    out.extend(
-        f'<circle cx="{px(float(x)):.1f}" cy="{py(float(r)):.1f}" r="1.8" '
-        'fill="rgba(9,105,218,0.55)"/>'
-        for x, r in zip(predicted, residual, strict=True)
+    xs = pad + (predicted - x_lo) / x_span * (width - 2 * pad)
+    ys = height / 2 - residual / r_max * (height / 2 - pad / 2)
+    return render(
+        "evaluation/residuals.svg.j2",
+        title=title,
+        width=width,
+        height=height,
+        pad=pad,
+        x_range=f"{x_lo:.3g} … {x_hi:.3g}",
+        r_max=f"{r_max:.3g}",
+        points=[(f"{x:.1f}", f"{y:.1f}") for x, y in zip(xs.tolist(), ys.tolist(), strict=True)],
     )
-    out.append("</svg>")
-    return "".join(out)
 
 
 # --- JUnit ----------------------------------------------------------------------------

@@ -414,9 +414,7 @@ def _write_reports(
     html_path = reports / "monitor-drift.html"
     json_path = reports / "monitor-drift.json"
     html_path.write_text(
-        ctx.log.redact(
-            drift_report.render_html(result, model_name, _performance_html(performance))
-        ),
+        ctx.log.redact(drift_report.render_html(result, model_name, performance)),
         encoding="utf-8",
     )
     json_path.write_text(
@@ -574,26 +572,6 @@ def _performance_json(perf: Performance | None, max_drop: float) -> dict[str, An
             "dropped": perf.drop is not None and perf.drop > max_drop,
         }
     return data
-
-
-def _performance_html(perf: Performance | None) -> str:
-    import html
-
-    if perf is None:
-        return ""
-    parts = []
-    if perf.prediction is not None:
-        p = perf.prediction
-        parts.append(
-            f"<p>Predictions: {'drifted' if p.drifted else 'no drift'} ({html.escape(p.method)}, "
-            f"score {p.score:.4g}, threshold {p.threshold}).</p>"
-        )
-    if perf.metric and perf.drop is not None:
-        parts.append(
-            f"<p>Performance ({html.escape(perf.metric)}): reference {perf.reference:.4g}, "
-            f"current {perf.current:.4g}, drop {perf.drop:.2%}.</p>"
-        )
-    return "".join(parts)
 
 
 def _summary(
