@@ -162,6 +162,14 @@ def job_image_input(stage: Stage) -> str:
 
 
 def gitlab_yaml(stage: Stage) -> str:
+    header = HEADER.format(name=stage.name)
+    spec = dump({"spec": {"inputs": _gitlab_spec_inputs(stage)}})
+    body = dump({f"$[[ inputs.job-prefix ]]-{stage.name}": _gitlab_job(stage)})
+    return header + spec + "---\n" + body
+
+
+def _gitlab_spec_inputs(stage: Stage) -> dict[str, Any]:
+    """The template's own inputs (stage, job prefix, image, install), then the stage's."""
     extras = f"[{','.join(stage.extras)}]" if stage.extras else ""
     spec_inputs: dict[str, Any] = {
         "stage": {"default": stage.gitlab_stage, "description": "Pipeline stage of the job."},
@@ -188,7 +196,10 @@ def gitlab_yaml(stage: Stage) -> str:
     }
     for item in stage.inputs:
         spec_inputs[item.name] = _gitlab_input(item)
+    return spec_inputs
 
+
+def _gitlab_job(stage: Stage) -> dict[str, Any]:
     variables: dict[str, str] = {"MODELSHIP_INSTALL": "$[[ inputs.install ]]"}
     flags: list[str] = []
     for item in stage.inputs:
@@ -201,24 +212,11 @@ def gitlab_yaml(stage: Stage) -> str:
         else:
             # Free text travels as a variable, never as script text.
             variables[f"INPUT_{item.env_name}"] = f"$[[ inputs.{item.name} ]]"
-    command = " ".join([f"modelship {stage.name}", *flags])
-    job = {
+    return {
         "stage": "$[[ inputs.stage ]]",
         "image": f"$[[ inputs.{job_image_input(stage)} ]]",
         "variables": variables,
-        "script": [
-            # Nothing to install in the suite image (or any image whose
-            # modelship has the extras this stage needs); otherwise uv when the
-            # image has it (several times faster), pip when not.
-            'if [ -z "$MODELSHIP_INSTALL" ] || modelship dev has-extras'
-            + "".join(f" {extra}" for extra in stage.extras)
-            + " >/dev/null 2>&1; then :; "
-            "elif command -v uv >/dev/null 2>&1; then "
-            'uv pip install --quiet --python "$(command -v python3)" "$MODELSHIP_INSTALL"; '
-            "else python3 -m pip install --quiet --disable-pip-version-check "
-            '"$MODELSHIP_INSTALL"; fi',
-            command,
-        ],
+        "script": [_install_line(stage), " ".join([f"modelship {stage.name}", *flags])],
         "artifacts": {
             "when": "always",
             "paths": ["modelship-reports/", ".modelship/outputs/"],
@@ -226,10 +224,21 @@ def gitlab_yaml(stage: Stage) -> str:
             "expire_in": "30 days",
         },
     }
-    header = HEADER.format(name=stage.name)
-    spec = dump({"spec": {"inputs": spec_inputs}})
-    body = dump({f"$[[ inputs.job-prefix ]]-{stage.name}": job})
-    return header + spec + "---\n" + body
+
+
+def _install_line(stage: Stage) -> str:
+    # Nothing to install in the suite image (or any image whose modelship has
+    # the extras this stage needs); otherwise uv when the image has it
+    # (several times faster), pip when not.
+    return (
+        'if [ -z "$MODELSHIP_INSTALL" ] || modelship dev has-extras'
+        + "".join(f" {extra}" for extra in stage.extras)
+        + " >/dev/null 2>&1; then :; "
+        "elif command -v uv >/dev/null 2>&1; then "
+        'uv pip install --quiet --python "$(command -v python3)" "$MODELSHIP_INSTALL"; '
+        "else python3 -m pip install --quiet --disable-pip-version-check "
+        '"$MODELSHIP_INSTALL"; fi'
+    )
 
 
 # --- README tables ------------------------------------------------------------
