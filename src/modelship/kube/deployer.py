@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelship.deploy import smoke
+from modelship.deploy.result import DeployResult
 from modelship.kube import rollout
 from modelship.kube.api import Kube, KubeError, KubeUnreachable
 from modelship.kube.manifests import apply_order, describe, primary_deployment, service_for
@@ -53,18 +54,6 @@ class Plan:
     smoke: SmokeSpec = SmokeSpec(None, None, None)
     smoke_url: str | None = None
     rollback: bool = True
-
-
-@dataclass
-class Outcome:
-    status: str = "failed"  # succeeded | rolled-back | failed
-    revision: str = ""
-    previous_revision: str = ""
-    rolled_back: bool = False
-    endpoint: str = ""
-    serving: str = ""
-    reason: str = ""
-    smoke: smoke.SmokeResult | None = None
 
 
 @dataclass
@@ -102,7 +91,7 @@ class Deployer:
     def _get_deployment(self, name: str) -> dict[str, Any] | None:
         return self.kube.get("apps/v1", "Deployment", self.ns, name)
 
-    def _wait(self, name: str, seconds: float | None = None) -> rollout.Outcome:
+    def _wait(self, name: str, seconds: float | None = None) -> rollout.RolloutResult:
         deadline = time.monotonic() + (seconds if seconds is not None else self.plan.timeout)
         self.timeline.add(f"watching the rollout of Deployment/{name}")
         outcome = rollout.wait(
@@ -122,7 +111,7 @@ class Deployer:
             for problem in problems:
                 self.timeline.add(f"pod {problem[:300]}")
             if problems:
-                outcome = rollout.Outcome(
+                outcome = rollout.RolloutResult(
                     False, f"{outcome.message} (pod {problems[0][:200]})", outcome.timed_out
                 )
         return outcome
@@ -147,15 +136,14 @@ class Deployer:
             return smoke.http_transport(self.plan.smoke_url)
         if service is None:
             return None
-        path = self.kube.proxy_path(
-            self.ns, service["metadata"]["name"], self._port_of(service), "invocations"
-        )
+        service_name = service["metadata"]["name"]
+        port = self._port_of(service)
 
         def send(body: bytes, content_type: str) -> tuple[int, bytes]:
             data: Any = json.loads(body) if content_type == "application/json" else body.decode()
             try:
-                response = self.kube.raw(
-                    "POST", path, body=data, content_type=content_type, accept="*/*"
+                response = self.kube.proxy(
+                    "POST", self.ns, service_name, port, "invocations", data, content_type
                 )
             except KubeUnreachable as err:
                 raise OSError(str(err)) from None
@@ -189,11 +177,10 @@ class Deployer:
             status = 200 if ok else None
         else:
             assert service is not None
-            path = self.kube.proxy_path(
-                self.ns, service["metadata"]["name"], self._port_of(service), "ping"
-            )
             try:
-                status = self.kube.raw("GET", path, accept="*/*").status
+                status = self.kube.proxy(
+                    "GET", self.ns, service["metadata"]["name"], self._port_of(service), "ping"
+                ).status
             except KubeUnreachable:
                 status = None
         latency = (time.perf_counter() - started) * 1000
@@ -202,7 +189,7 @@ class Deployer:
         return smoke.SmokeResult(False, f"/ping answered {status}", [latency], status=status)
 
     # -- entry -------------------------------------------------------------
-    def run(self) -> Outcome:
+    def run(self) -> DeployResult:
         strategy = self.plan.strategy
         if strategy == "canary":
             return self._canary()
@@ -214,8 +201,8 @@ class Deployer:
     def _stable(self) -> Manifest:
         return with_labels(self.primary, {TRACK_LABEL: "stable"}, selector=True)
 
-    def _rolling(self, outcome: Outcome | None = None) -> Outcome:
-        outcome = outcome or Outcome()
+    def _rolling(self, outcome: DeployResult | None = None) -> DeployResult:
+        outcome = outcome or DeployResult()
         stable = self._stable()
         name = stable["metadata"]["name"]
         before = self._get_deployment(name)
@@ -243,8 +230,8 @@ class Deployer:
         return self.service["metadata"]["name"] if self.service else "-"
 
     def _roll_back(
-        self, body: Manifest, current: dict[str, Any] | None, outcome: Outcome, reason: str
-    ) -> Outcome:
+        self, body: Manifest, current: dict[str, Any] | None, outcome: DeployResult, reason: str
+    ) -> DeployResult:
         outcome.reason = reason
         outcome.status = "failed"
         name = body["metadata"]["name"]
@@ -284,8 +271,8 @@ class Deployer:
         weight = min(max(self.plan.canary_weight, 1), 99)
         return max(1, math.ceil(stable_replicas * weight / (100 - weight)))
 
-    def _canary(self) -> Outcome:
-        outcome = Outcome()
+    def _canary(self) -> DeployResult:
+        outcome = DeployResult()
         stable = self._stable()
         name = stable["metadata"]["name"]
         before = self._get_deployment(name)
@@ -354,8 +341,8 @@ class Deployer:
                 policy = "Foreground" if item["kind"] == "Deployment" else "Background"
                 if not self.kube.delete(item["apiVersion"], item["kind"], self.ns, name, policy):
                     continue
-                if item["kind"] == "Deployment" and not self.kube.wait_deployment_gone(
-                    self.ns, name, 120
+                if item["kind"] == "Deployment" and not rollout.wait_gone(
+                    self.kube, self.ns, name, 120
                 ):
                     self.timeline.add(f"{describe(item)} is still terminating")
                     continue
@@ -364,8 +351,8 @@ class Deployer:
                 self.timeline.add(f"could not remove {describe(item)}: {err.message}")
 
     # -- blue-green --------------------------------------------------------
-    def _blue_green(self) -> Outcome:
-        outcome = Outcome()
+    def _blue_green(self) -> DeployResult:
+        outcome = DeployResult()
         if self.service is None:
             raise DeployFailed(
                 "blue-green needs a Service whose selector picks the Deployment's pods"
