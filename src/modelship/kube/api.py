@@ -73,6 +73,7 @@ class Kube:
     def __init__(self, api_client: Any) -> None:
         self.api = api_client
         self._dynamic: Any = None
+        self._version: dict[str, Any] | None = None
         # Discovery is cached for this client only: a cache shared between runs
         # could describe another server that once listened on the same address.
         self._cache_dir = tempfile.TemporaryDirectory(prefix="modelship-kube-")
@@ -86,6 +87,10 @@ class Kube:
         """The `DynamicClient`, created (and the server's API groups discovered) on first use."""
         if self._dynamic is None:
             from kubernetes import dynamic
+
+            # Discovery's own requests carry no timeout: a server that does not answer
+            # this bounded probe never gets them.
+            self.version()
 
             module: Any = dynamic
             cache = Path(self._cache_dir.name) / "discovery.json"
@@ -103,9 +108,11 @@ class Kube:
         """The server's version; the first call of a deploy, so a silent cluster fails it fast."""
         from kubernetes import client
 
-        with translated_errors():
-            info = client.VersionApi(self.api).get_code(_request_timeout=PROBE_TIMEOUT)
-        return {"gitVersion": str(info.git_version or "")}
+        if self._version is None:
+            with translated_errors():
+                info = client.VersionApi(self.api).get_code(_request_timeout=PROBE_TIMEOUT)
+            self._version = {"gitVersion": str(info.git_version or "")}
+        return self._version
 
     def apply(self, manifest: dict[str, Any]) -> dict[str, Any]:
         """Server-side apply; modelship takes ownership of the fields it sets (force)."""

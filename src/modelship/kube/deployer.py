@@ -368,26 +368,8 @@ class Deployer:
         outcome.previous_revision = rollout.revision_of(live_deployment)
         self.timeline.add(f"blue-green: live colour {live or 'none'}, deploying {idle}")
 
-        deployment = with_labels(self.primary, {COLOR_LABEL: idle}, selector=True)
-        deployment["metadata"]["name"] = idle_name
-        deployment["metadata"].setdefault("labels", {})[COLOR_LABEL] = idle
-        preview = copy.deepcopy(self.service)
-        preview["metadata"]["name"] = f"{service_name}-preview"
-        preview["spec"]["selector"] = {
-            **(self.service["spec"].get("selector") or {}),
-            COLOR_LABEL: idle,
-        }
-        others: list[Manifest] = []
-        for manifest in self.plan.manifests:
-            if manifest is self.primary or manifest is self.service:
-                continue
-            item = copy.deepcopy(manifest)
-            target = item.get("spec", {}).get("scaleTargetRef", {})
-            if item["kind"] == "HorizontalPodAutoscaler" and target.get("name") == base:
-                item["metadata"]["name"] = f"{item['metadata']['name']}-{idle}"
-                target["name"] = idle_name
-            others.append(item)
-        for manifest in apply_order([*others, deployment, preview]):
+        preview = self._selecting(idle, f"{service_name}-preview")
+        for manifest in apply_order([*self._colour_manifests(idle), preview]):
             self._apply(manifest)
         waited = self._wait(idle_name)
         outcome.revision = rollout.revision_of(self._get_deployment(idle_name))
@@ -403,29 +385,70 @@ class Deployer:
                 if not waited.ok
                 else f"smoke test of {idle} failed: {result.reason if result else ''}"
             )
-            outcome.revision = outcome.previous_revision
-            outcome.serving = live_name
-            outcome.endpoint = self.endpoint_of(self.service)
-            if live:
-                # Traffic never left the live colour: that is the rollback.
-                outcome.rolled_back = True
-                outcome.status = "rolled-back"
-                self.timeline.add(
-                    f"Service/{service_name} stays on {live}; {idle} receives no traffic"
-                )
-            else:
-                outcome.status = "failed"
-                self.timeline.add("no live colour to keep serving")
-            return outcome
+            return self._idle_rejected(outcome, live, idle, live_name)
+        return self._switch(outcome, live, idle, live_name)
 
-        switched = copy.deepcopy(self.service)
-        switched["spec"]["selector"] = {
+    def _selecting(self, colour: str, name: str | None = None) -> Manifest:
+        """The Service (or a copy named `name`) with its selector on one colour."""
+        assert self.service is not None
+        service = copy.deepcopy(self.service)
+        if name:
+            service["metadata"]["name"] = name
+        service["spec"]["selector"] = {
             **(self.service["spec"].get("selector") or {}),
-            COLOR_LABEL: idle,
+            COLOR_LABEL: colour,
         }
+        return service
+
+    def _colour_manifests(self, colour: str) -> list[Manifest]:
+        """The Deployment as `<name>-<colour>`, with the other manifests (its HPA follows it)."""
+        base = self.primary["metadata"]["name"]
+        deployment = with_labels(self.primary, {COLOR_LABEL: colour}, selector=True)
+        deployment["metadata"]["name"] = f"{base}-{colour}"
+        deployment["metadata"].setdefault("labels", {})[COLOR_LABEL] = colour
+        manifests = [deployment]
+        for manifest in self.plan.manifests:
+            if manifest is self.primary or manifest is self.service:
+                continue
+            item = copy.deepcopy(manifest)
+            target = item.get("spec", {}).get("scaleTargetRef", {})
+            if item["kind"] == "HorizontalPodAutoscaler" and target.get("name") == base:
+                item["metadata"]["name"] = f"{item['metadata']['name']}-{colour}"
+                target["name"] = f"{base}-{colour}"
+            manifests.append(item)
+        return manifests
+
+    def _idle_rejected(
+        self, outcome: DeployResult, live: str | None, idle: str, live_name: str
+    ) -> DeployResult:
+        """The new colour failed before it got traffic: the live colour keeps serving."""
+        assert self.service is not None
+        outcome.revision = outcome.previous_revision
+        outcome.serving = live_name
+        outcome.endpoint = self.endpoint_of(self.service)
+        if live:
+            # Traffic never left the live colour: that is the rollback.
+            outcome.rolled_back = True
+            outcome.status = "rolled-back"
+            self.timeline.add(
+                f"Service/{self.service['metadata']['name']} stays on {live}; "
+                f"{idle} receives no traffic"
+            )
+        else:
+            outcome.status = "failed"
+            self.timeline.add("no live colour to keep serving")
+        return outcome
+
+    def _switch(
+        self, outcome: DeployResult, live: str | None, idle: str, live_name: str
+    ) -> DeployResult:
+        """Point the Service at the new colour, smoke-test it live, switch back if it fails."""
+        assert self.service is not None
+        service_name = self.service["metadata"]["name"]
+        switched = self._selecting(idle)
         self._apply(switched)
         self.timeline.add(f"switched Service/{service_name} from {live or 'nothing'} to {idle}")
-        outcome.serving = idle_name
+        outcome.serving = f"{self.primary['metadata']['name']}-{idle}"
         outcome.endpoint = self.endpoint_of(self.service)
         result = self._smoke(switched, f"through the live Service/{service_name}")
         outcome.smoke = result
@@ -434,12 +457,7 @@ class Deployer:
             return outcome
         outcome.reason = f"smoke test through the live Service failed: {result.reason}"
         if live and self.plan.rollback:
-            back = copy.deepcopy(self.service)
-            back["spec"]["selector"] = {
-                **(self.service["spec"].get("selector") or {}),
-                COLOR_LABEL: live,
-            }
-            self._apply(back)
+            self._apply(self._selecting(live))
             self.timeline.add(f"switched Service/{service_name} back to {live}")
             outcome.serving = live_name
             outcome.revision = outcome.previous_revision
