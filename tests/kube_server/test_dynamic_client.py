@@ -160,3 +160,17 @@ def _running_pod(cluster: Kube) -> dict[str, Any] | None:
         if statuses and "running" in statuses[0].get("state", {}):
             return pod
     return None
+
+
+def test_resolving_a_kind_reads_only_its_own_group_versions_resource_list(
+    cluster: Kube, kube: KubeServer
+) -> None:
+    cluster.resource("v1", "Pod")
+    cluster.resource("apps/v1", "Deployment")
+    cluster.resource("v1", "Service")  # from the list already read
+    lists = [
+        r.path
+        for r in kube.requests
+        if r.method == "GET" and r.path.startswith(("/api/", "/apis/")) and r.path.count("/") <= 3
+    ]
+    assert sorted(lists) == ["/api/v1", "/apis/apps/v1"]

@@ -100,8 +100,11 @@ class Kube:
 
     def resource(self, api_version: str, kind: str) -> Any:
         """The discovered API resource serving `kind` in `api_version`."""
+        # The prefix keeps the core group ("v1") from matching every group's v1, which
+        # would fetch the resource list of each of them.
+        prefix = "apis" if "/" in api_version else "api"
         with translated_errors():
-            return self.dynamic.resources.get(api_version=api_version, kind=kind)
+            return self.dynamic.resources.get(prefix=prefix, api_version=api_version, kind=kind)
 
     # -- requests ----------------------------------------------------------
     def version(self) -> dict[str, Any]:
