@@ -7,7 +7,12 @@ import sys
 import pytest
 
 from modelship.ci.errors import UsageError
-from modelship.kube.jobs import parse_duration, parse_resources, parse_tolerations, pod_command
+from modelship.kube.jobs.inputs import (
+    parse_duration,
+    parse_resources,
+    parse_tolerations,
+    pod_command,
+)
 
 
 def test_resources_set_request_and_limit_unless_one_side_is_named() -> None:

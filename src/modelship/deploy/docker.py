@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from modelship.ci.errors import ExternalError, UsageError
 from modelship.deploy import smoke
+from modelship.deploy.result import DeployResult
 from modelship.kube.deployer import SmokeSpec, Timeline
 
 CANDIDATE_SUFFIX = "-candidate"
@@ -49,18 +50,6 @@ class DockerPlan:
     timeout: float
     smoke: SmokeSpec
     rollback: bool
-
-
-@dataclass
-class DockerOutcome:
-    status: str
-    endpoint: str
-    revision: str
-    previous_revision: str
-    rolled_back: bool
-    serving: str
-    reason: str
-    smoke: smoke.SmokeResult | None = None
 
 
 class CandidateFailed(Exception):
@@ -241,7 +230,7 @@ class DockerDeployer:
 
     # -- the deploy -------------------------------------------------------------
 
-    def run(self) -> DockerOutcome:
+    def run(self) -> DeployResult:
         plan = self.plan
         image, revision = image_revision(self.client, plan.image)
         current = self._get(plan.name)
@@ -272,7 +261,7 @@ class DockerDeployer:
         previous_revision: str,
         current: Any | None,
         port: int | None,
-    ) -> DockerOutcome:
+    ) -> DeployResult:
         plan = self.plan
         previous_name = plan.name + PREVIOUS_SUFFIX
         if current is not None:
@@ -294,15 +283,15 @@ class DockerDeployer:
                 self.timeline.add(f"{plan.name} failed; the previous container serves again")
             return self._failed(str(err), previous_revision, current)
         self.timeline.add(f"{plan.name} serves {revision[:19]} on {url}")
-        return DockerOutcome(
+        return DeployResult(
             "succeeded", url, revision, previous_revision, False, plan.name, "", result
         )
 
-    def _failed(self, reason: str, previous_revision: str, current: Any | None) -> DockerOutcome:
+    def _failed(self, reason: str, previous_revision: str, current: Any | None) -> DeployResult:
         port = self._configured_port(current) if current is not None else None
         endpoint = f"http://{self.host}:{port}" if port else ""
         rolled_back = current is not None and self.plan.rollback
-        return DockerOutcome(
+        return DeployResult(
             "rolled-back" if rolled_back else "failed",
             endpoint,
             previous_revision if current is not None else "",

@@ -1,42 +1,29 @@
-"""A thin layer over the official client: server-side apply, get, list, delete, watch.
+"""A thin layer over the official client's `DynamicClient`: discovery, apply, get, list, delete.
 
-Objects are plain dicts as the API server sends them. Server-side apply is a
-`PATCH` with `application/apply-patch+yaml` and `fieldManager=modelship`, the
-same request `kubectl apply --server-side --field-manager=modelship` makes.
+Objects are plain dicts as the API server sends them. Kinds are found through
+API discovery (`DynamicClient.resources`), and server-side apply is the
+dynamic client's `server_side_apply` with `fieldManager=modelship`, the same
+request `kubectl apply --server-side --field-manager=modelship` makes.
+Every failure of the client comes out as `KubeError` (the server answered
+with an error) or `KubeUnreachable` (no answer).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 FIELD_MANAGER = "modelship"
 
 # Short requests: connect within 5 s, answer within 30 s.
 REQUEST_TIMEOUT = (5.0, 30.0)
 PROBE_TIMEOUT = (5.0, 8.0)
-
-# kind -> (plural, namespaced) for the kinds a deploy usually holds; others
-# are found through API discovery.
-_KNOWN: dict[tuple[str, str], tuple[str, bool]] = {
-    ("v1", "Service"): ("services", True),
-    ("v1", "ConfigMap"): ("configmaps", True),
-    ("v1", "Secret"): ("secrets", True),
-    ("v1", "ServiceAccount"): ("serviceaccounts", True),
-    ("v1", "Pod"): ("pods", True),
-    ("v1", "PersistentVolumeClaim"): ("persistentvolumeclaims", True),
-    ("v1", "Namespace"): ("namespaces", False),
-    ("apps/v1", "Deployment"): ("deployments", True),
-    ("apps/v1", "ReplicaSet"): ("replicasets", True),
-    ("autoscaling/v2", "HorizontalPodAutoscaler"): ("horizontalpodautoscalers", True),
-    ("policy/v1", "PodDisruptionBudget"): ("poddisruptionbudgets", True),
-    ("networking.k8s.io/v1", "Ingress"): ("ingresses", True),
-    ("rbac.authorization.k8s.io/v1", "Role"): ("roles", True),
-    ("rbac.authorization.k8s.io/v1", "RoleBinding"): ("rolebindings", True),
-}
 
 
 class KubeError(Exception):
@@ -57,135 +44,135 @@ class KubeUnreachable(Exception):
 class Response:
     status: int
     body: bytes
-    content_type: str
+
+
+@contextlib.contextmanager
+def translated_errors() -> Iterator[None]:
+    """Turn the client's exceptions into `KubeError` / `KubeUnreachable`."""
+    import urllib3
+    from kubernetes.client.exceptions import ApiException
+    from kubernetes.dynamic.exceptions import ResourceNotFoundError
+
+    try:
+        yield
+    except ApiException as err:
+        # The client turns TLS failures into a status-0 ApiException.
+        if not err.status:
+            raise KubeUnreachable(str(err.reason or err)[:300]) from None
+        reason, message = _status_fields(err)
+        raise KubeError(int(err.status), reason, message) from None
+    except ResourceNotFoundError as err:
+        raise KubeError(404, "NotFound", str(err)[:300]) from None
+    except (urllib3.exceptions.HTTPError, OSError) as err:
+        raise KubeUnreachable(_short(err)) from None
 
 
 class Kube:
+    """One cluster, reached through one `ApiClient`; `close` releases both."""
+
     def __init__(self, api_client: Any) -> None:
         self.api = api_client
-        self._discovered: dict[str, dict[str, tuple[str, bool]]] = {}
+        self._dynamic: Any = None
+        self._version: dict[str, Any] | None = None
+        # Discovery is cached for this client only: a cache shared between runs
+        # could describe another server that once listened on the same address.
+        self._cache_dir = tempfile.TemporaryDirectory(prefix="modelship-kube-")
 
-    # -- raw requests ------------------------------------------------------
-    def raw(
-        self,
-        method: str,
-        path: str,
-        query: list[tuple[str, str]] | None = None,
-        body: Any = None,
-        content_type: str | None = None,
-        accept: str = "application/json",
-        timeout: Any = REQUEST_TIMEOUT,
-    ) -> Response:
-        import urllib3
-        from kubernetes.client.exceptions import ApiException
+    def close(self) -> None:
+        self.api.close()
+        self._cache_dir.cleanup()
 
-        headers = {"Accept": accept}
-        if content_type:
-            headers["Content-Type"] = content_type
-        request = self.api.param_serialize(
-            method=method,
-            resource_path=path,
-            query_params=query or [],
-            header_params=headers,
-            body=body,
-            auth_settings=["BearerToken"],
-        )
-        try:
-            response = self.api.call_api(*request, _request_timeout=timeout)
-            response.read()
-        except (urllib3.exceptions.HTTPError, OSError) as err:
-            raise KubeUnreachable(_short(err)) from None
-        except ApiException as err:
-            # The client turns TLS failures into a status-0 ApiException.
-            if not err.status:
-                raise KubeUnreachable(str(err.reason or err)[:300]) from None
-            raise
-        data = response.data or b""
-        ctype = response.getheader("content-type") or ""
-        return Response(response.status, data, ctype)
+    @property
+    def dynamic(self) -> Any:
+        """The `DynamicClient`, created (and the server's API groups discovered) on first use."""
+        if self._dynamic is None:
+            from kubernetes import dynamic
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        query: list[tuple[str, str]] | None = None,
-        body: Any = None,
-        content_type: str | None = None,
-        timeout: Any = REQUEST_TIMEOUT,
-    ) -> dict[str, Any]:
-        response = self.raw(method, path, query, body, content_type, timeout=timeout)
-        try:
-            loaded = json.loads(response.body) if response.body else {}
-        except ValueError:
-            loaded = {}
-        if not 200 <= response.status <= 299:
-            if isinstance(loaded, dict) and loaded.get("kind") == "Status":
-                raise KubeError(
-                    response.status, str(loaded.get("reason", "")), str(loaded.get("message", ""))
-                )
-            raise KubeError(response.status, "", response.body[:200].decode("utf-8", "replace"))
-        return loaded if isinstance(loaded, dict) else {}
+            # Discovery's own requests carry no timeout: a server that does not answer
+            # this bounded probe never gets them.
+            self.version()
 
-    # -- resources ---------------------------------------------------------
+            module: Any = dynamic
+            cache = Path(self._cache_dir.name) / "discovery.json"
+            with translated_errors():
+                self._dynamic = module.DynamicClient(self.api, cache_file=str(cache))
+        return self._dynamic
+
+    def resource(self, api_version: str, kind: str) -> Any:
+        """The discovered API resource serving `kind` in `api_version`."""
+        # The prefix keeps the core group ("v1") from matching every group's v1, which
+        # would fetch the resource list of each of them.
+        prefix = "apis" if "/" in api_version else "api"
+        with translated_errors():
+            return self.dynamic.resources.get(prefix=prefix, api_version=api_version, kind=kind)
+
+    # -- requests ----------------------------------------------------------
     def version(self) -> dict[str, Any]:
-        # The first call of a deploy: a cluster that does not answer fails it fast.
-        return self.request("GET", "/version", timeout=PROBE_TIMEOUT)
+        """The server's version; the first call of a deploy, so a silent cluster fails it fast."""
+        from kubernetes import client
 
-    def _resource(self, api_version: str, kind: str) -> tuple[str, bool]:
-        known = _KNOWN.get((api_version, kind))
-        if known:
-            return known
-        if api_version not in self._discovered:
-            base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
-            listing = self.request("GET", base)
-            self._discovered[api_version] = {
-                str(r["kind"]): (str(r["name"]), bool(r.get("namespaced")))
-                for r in listing.get("resources", [])
-                if "/" not in str(r.get("name", ""))
-            }
-        found = self._discovered[api_version].get(kind)
-        if found is None:
-            raise KubeError(404, "NotFound", f"the server does not serve {kind} in {api_version}")
-        return found
-
-    def path(
-        self, api_version: str, kind: str, namespace: str | None, name: str | None = None
-    ) -> str:
-        plural, namespaced = self._resource(api_version, kind)
-        base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
-        if namespaced and namespace:
-            base += f"/namespaces/{quote(namespace, safe='')}"
-        base += f"/{plural}"
-        return base + (f"/{quote(name, safe='')}" if name else "")
+        if self._version is None:
+            with translated_errors():
+                info = client.VersionApi(self.api).get_code(_request_timeout=PROBE_TIMEOUT)
+            self._version = {"gitVersion": str(info.git_version or "")}
+        return self._version
 
     def apply(self, manifest: dict[str, Any]) -> dict[str, Any]:
         """Server-side apply; modelship takes ownership of the fields it sets (force)."""
+        resource = self.resource(manifest["apiVersion"], manifest["kind"])
         meta = manifest["metadata"]
-        path = self.path(
-            manifest["apiVersion"], manifest["kind"], meta.get("namespace"), meta["name"]
-        )
-        return self.request(
-            "PATCH",
-            path,
-            query=[("fieldManager", FIELD_MANAGER), ("force", "true")],
-            body=manifest,
-            content_type="application/apply-patch+yaml",
-        )
+        with translated_errors():
+            response = resource.server_side_apply(
+                body=manifest,
+                name=meta["name"],
+                namespace=meta.get("namespace"),
+                field_manager=FIELD_MANAGER,
+                force_conflicts=True,
+                serialize=False,
+                _request_timeout=REQUEST_TIMEOUT,
+            )
+        return _json_object(response)
+
+    def create(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        resource = self.resource(manifest["apiVersion"], manifest["kind"])
+        with translated_errors():
+            response = resource.create(
+                body=manifest,
+                namespace=manifest["metadata"].get("namespace"),
+                field_manager=FIELD_MANAGER,
+                serialize=False,
+                _request_timeout=REQUEST_TIMEOUT,
+            )
+        return _json_object(response)
 
     def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        resource = self.resource(api_version, kind)
         try:
-            return self.request("GET", self.path(api_version, kind, namespace, name))
+            with translated_errors():
+                response = resource.get(
+                    name=name,
+                    namespace=namespace if resource.namespaced else None,
+                    serialize=False,
+                    _request_timeout=REQUEST_TIMEOUT,
+                )
         except KubeError as err:
             if err.status == 404:
                 return None
             raise
+        return _json_object(response)
 
     def list(
         self, api_version: str, kind: str, namespace: str, label_selector: str | None = None
     ) -> list[dict[str, Any]]:
-        query = [("labelSelector", label_selector)] if label_selector else []
-        listing = self.request("GET", self.path(api_version, kind, namespace), query=query)
-        items = listing.get("items") or []
+        resource = self.resource(api_version, kind)
+        with translated_errors():
+            response = resource.get(
+                namespace=namespace,
+                label_selector=label_selector,
+                serialize=False,
+                _request_timeout=REQUEST_TIMEOUT,
+            )
+        items = _json_object(response).get("items") or []
         return [item for item in items if isinstance(item, dict)]
 
     def delete(
@@ -196,17 +183,17 @@ class Kube:
         name: str,
         propagation: str = "Background",
     ) -> bool:
+        resource = self.resource(api_version, kind)
+        options = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation}
         try:
-            self.request(
-                "DELETE",
-                self.path(api_version, kind, namespace, name),
-                body={
-                    "kind": "DeleteOptions",
-                    "apiVersion": "v1",
-                    "propagationPolicy": propagation,
-                },
-                content_type="application/json",
-            )
+            with translated_errors():
+                resource.delete(
+                    name=name,
+                    namespace=namespace,
+                    body=options,
+                    serialize=False,
+                    _request_timeout=REQUEST_TIMEOUT,
+                )
         except KubeError as err:
             if err.status == 404:
                 return False
@@ -222,73 +209,69 @@ class Kube:
                 return None
             raise
 
-    def watch_deployment(
-        self, namespace: str, name: str, resource_version: str | None, seconds: int
-    ) -> Iterator[tuple[str, dict[str, Any]]]:
-        """(event type, Deployment) as the server changes it, for at most `seconds`."""
-        from kubernetes import client
-        from kubernetes import watch as _watch
+    def proxy(
+        self,
+        method: str,
+        namespace: str,
+        service: str,
+        port: str,
+        path: str,
+        body: Any = None,
+        content_type: str | None = None,
+    ) -> Response:
+        """A request to a Service through the API server's proxy; error statuses are answers."""
+        from kubernetes.client.exceptions import ApiException
 
-        watch: Any = _watch
-
-        apps = client.AppsV1Api(self.api)
-        watcher = watch.Watch(return_type="object")
-        kwargs: dict[str, Any] = {
-            "field_selector": f"metadata.name={name}",
-            "timeout_seconds": max(1, seconds),
-            "_request_timeout": (REQUEST_TIMEOUT[0], seconds + 10),
-        }
-        if resource_version:
-            kwargs["resource_version"] = resource_version
-        try:
-            for event in watcher.stream(apps.list_namespaced_deployment, namespace, **kwargs):
-                if event.get("type") == "ERROR":
-                    obj = event.get("raw_object") or {}
-                    raise KubeError(
-                        int(obj.get("code", 500)),
-                        str(obj.get("reason", "")),
-                        str(obj.get("message", "")),
-                    )
-                raw = event.get("raw_object")
-                if isinstance(raw, dict) and event.get("type") in ("ADDED", "MODIFIED", "DELETED"):
-                    yield str(event["type"]), raw
-        except client.ApiException as err:
-            raise KubeError(
-                int(err.status or 0), str(err.reason or ""), _status_message(err.body)
-            ) from None
-        except Exception as err:
-            import urllib3
-
-            if isinstance(err, (urllib3.exceptions.HTTPError, OSError)):
-                raise KubeUnreachable(_short(err)) from None
-            raise
-        finally:
-            watcher.stop()
-
-    def wait_deployment_gone(self, namespace: str, name: str, seconds: int) -> bool:
-        """Watch until the Deployment is deleted (foreground deletion takes its pods first)."""
-        current = self.get("apps/v1", "Deployment", namespace, name)
-        if current is None:
-            return True
-        version = str(current.get("metadata", {}).get("resourceVersion", "")) or None
-        for etype, _obj in self.watch_deployment(namespace, name, version, seconds):
-            if etype == "DELETED":
-                return True
-        return self.get("apps/v1", "Deployment", namespace, name) is None
-
-    def proxy_path(self, namespace: str, service: str, port: str, path: str) -> str:
-        return (
+        url = (
             f"/api/v1/namespaces/{quote(namespace, safe='')}/services/"
             f"{quote(service, safe='')}:{quote(port, safe='')}/proxy/{path.lstrip('/')}"
         )
+        params: dict[str, Any] = {"header_params": {"Accept": "*/*"}}
+        if content_type:
+            params["content_type"] = content_type
+        with translated_errors():
+            try:
+                response = self.dynamic.request(
+                    method,
+                    url,
+                    body=body,
+                    serialize=False,
+                    _request_timeout=REQUEST_TIMEOUT,
+                    **params,
+                )
+            except ApiException as err:
+                if not err.status:
+                    raise
+                return Response(int(err.status), _as_bytes(err.body))
+        return Response(int(response.status), response.data or b"")
 
 
-def _status_message(body: Any) -> str:
+def _json_object(response: Any) -> dict[str, Any]:
     try:
-        loaded = json.loads(body) if body else {}
+        loaded = json.loads(response.data or b"{}")
+    except ValueError:
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def _as_bytes(body: Any) -> bytes:
+    if body is None:
+        return b""
+    return body if isinstance(body, bytes) else str(body).encode()
+
+
+def _status_fields(err: Any) -> tuple[str, str]:
+    """(reason, message) of the Status object the server sent with an error."""
+    reason = str(err.reason or "")
+    try:
+        loaded = json.loads(err.body) if err.body else {}
     except (TypeError, ValueError):
-        return str(body)[:200]
-    return str(loaded.get("message", "")) if isinstance(loaded, dict) else str(body)[:200]
+        return reason, str(err.body or "")[:200]
+    if isinstance(loaded, dict) and loaded.get("kind") == "Status":
+        return str(loaded.get("reason", "")), str(loaded.get("message", ""))
+    # A watch's ERROR event arrives as "Reason: message" without a body.
+    head, sep, tail = reason.partition(": ")
+    return (head, tail) if sep else ("", reason[:200])
 
 
 def _short(err: BaseException) -> str:
@@ -301,7 +284,3 @@ def _short(err: BaseException) -> str:
 
 def selector_string(labels: dict[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
-
-
-def query_string(params: dict[str, str]) -> str:
-    return urlencode(params)

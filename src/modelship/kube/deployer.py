@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelship.deploy import smoke
+from modelship.deploy.result import DeployResult
 from modelship.kube import rollout
 from modelship.kube.api import Kube, KubeError, KubeUnreachable
 from modelship.kube.manifests import apply_order, describe, primary_deployment, service_for
@@ -53,18 +54,6 @@ class Plan:
     smoke: SmokeSpec = SmokeSpec(None, None, None)
     smoke_url: str | None = None
     rollback: bool = True
-
-
-@dataclass
-class Outcome:
-    status: str = "failed"  # succeeded | rolled-back | failed
-    revision: str = ""
-    previous_revision: str = ""
-    rolled_back: bool = False
-    endpoint: str = ""
-    serving: str = ""
-    reason: str = ""
-    smoke: smoke.SmokeResult | None = None
 
 
 @dataclass
@@ -102,7 +91,7 @@ class Deployer:
     def _get_deployment(self, name: str) -> dict[str, Any] | None:
         return self.kube.get("apps/v1", "Deployment", self.ns, name)
 
-    def _wait(self, name: str, seconds: float | None = None) -> rollout.Outcome:
+    def _wait(self, name: str, seconds: float | None = None) -> rollout.RolloutResult:
         deadline = time.monotonic() + (seconds if seconds is not None else self.plan.timeout)
         self.timeline.add(f"watching the rollout of Deployment/{name}")
         outcome = rollout.wait(
@@ -122,7 +111,7 @@ class Deployer:
             for problem in problems:
                 self.timeline.add(f"pod {problem[:300]}")
             if problems:
-                outcome = rollout.Outcome(
+                outcome = rollout.RolloutResult(
                     False, f"{outcome.message} (pod {problems[0][:200]})", outcome.timed_out
                 )
         return outcome
@@ -147,15 +136,14 @@ class Deployer:
             return smoke.http_transport(self.plan.smoke_url)
         if service is None:
             return None
-        path = self.kube.proxy_path(
-            self.ns, service["metadata"]["name"], self._port_of(service), "invocations"
-        )
+        service_name = service["metadata"]["name"]
+        port = self._port_of(service)
 
         def send(body: bytes, content_type: str) -> tuple[int, bytes]:
             data: Any = json.loads(body) if content_type == "application/json" else body.decode()
             try:
-                response = self.kube.raw(
-                    "POST", path, body=data, content_type=content_type, accept="*/*"
+                response = self.kube.proxy(
+                    "POST", self.ns, service_name, port, "invocations", data, content_type
                 )
             except KubeUnreachable as err:
                 raise OSError(str(err)) from None
@@ -189,11 +177,10 @@ class Deployer:
             status = 200 if ok else None
         else:
             assert service is not None
-            path = self.kube.proxy_path(
-                self.ns, service["metadata"]["name"], self._port_of(service), "ping"
-            )
             try:
-                status = self.kube.raw("GET", path, accept="*/*").status
+                status = self.kube.proxy(
+                    "GET", self.ns, service["metadata"]["name"], self._port_of(service), "ping"
+                ).status
             except KubeUnreachable:
                 status = None
         latency = (time.perf_counter() - started) * 1000
@@ -202,7 +189,7 @@ class Deployer:
         return smoke.SmokeResult(False, f"/ping answered {status}", [latency], status=status)
 
     # -- entry -------------------------------------------------------------
-    def run(self) -> Outcome:
+    def run(self) -> DeployResult:
         strategy = self.plan.strategy
         if strategy == "canary":
             return self._canary()
@@ -214,8 +201,8 @@ class Deployer:
     def _stable(self) -> Manifest:
         return with_labels(self.primary, {TRACK_LABEL: "stable"}, selector=True)
 
-    def _rolling(self, outcome: Outcome | None = None) -> Outcome:
-        outcome = outcome or Outcome()
+    def _rolling(self, outcome: DeployResult | None = None) -> DeployResult:
+        outcome = outcome or DeployResult()
         stable = self._stable()
         name = stable["metadata"]["name"]
         before = self._get_deployment(name)
@@ -243,8 +230,8 @@ class Deployer:
         return self.service["metadata"]["name"] if self.service else "-"
 
     def _roll_back(
-        self, body: Manifest, current: dict[str, Any] | None, outcome: Outcome, reason: str
-    ) -> Outcome:
+        self, body: Manifest, current: dict[str, Any] | None, outcome: DeployResult, reason: str
+    ) -> DeployResult:
         outcome.reason = reason
         outcome.status = "failed"
         name = body["metadata"]["name"]
@@ -284,8 +271,8 @@ class Deployer:
         weight = min(max(self.plan.canary_weight, 1), 99)
         return max(1, math.ceil(stable_replicas * weight / (100 - weight)))
 
-    def _canary(self) -> Outcome:
-        outcome = Outcome()
+    def _canary(self) -> DeployResult:
+        outcome = DeployResult()
         stable = self._stable()
         name = stable["metadata"]["name"]
         before = self._get_deployment(name)
@@ -354,8 +341,8 @@ class Deployer:
                 policy = "Foreground" if item["kind"] == "Deployment" else "Background"
                 if not self.kube.delete(item["apiVersion"], item["kind"], self.ns, name, policy):
                     continue
-                if item["kind"] == "Deployment" and not self.kube.wait_deployment_gone(
-                    self.ns, name, 120
+                if item["kind"] == "Deployment" and not rollout.wait_gone(
+                    self.kube, self.ns, name, 120
                 ):
                     self.timeline.add(f"{describe(item)} is still terminating")
                     continue
@@ -364,8 +351,8 @@ class Deployer:
                 self.timeline.add(f"could not remove {describe(item)}: {err.message}")
 
     # -- blue-green --------------------------------------------------------
-    def _blue_green(self) -> Outcome:
-        outcome = Outcome()
+    def _blue_green(self) -> DeployResult:
+        outcome = DeployResult()
         if self.service is None:
             raise DeployFailed(
                 "blue-green needs a Service whose selector picks the Deployment's pods"
@@ -381,26 +368,8 @@ class Deployer:
         outcome.previous_revision = rollout.revision_of(live_deployment)
         self.timeline.add(f"blue-green: live colour {live or 'none'}, deploying {idle}")
 
-        deployment = with_labels(self.primary, {COLOR_LABEL: idle}, selector=True)
-        deployment["metadata"]["name"] = idle_name
-        deployment["metadata"].setdefault("labels", {})[COLOR_LABEL] = idle
-        preview = copy.deepcopy(self.service)
-        preview["metadata"]["name"] = f"{service_name}-preview"
-        preview["spec"]["selector"] = {
-            **(self.service["spec"].get("selector") or {}),
-            COLOR_LABEL: idle,
-        }
-        others: list[Manifest] = []
-        for manifest in self.plan.manifests:
-            if manifest is self.primary or manifest is self.service:
-                continue
-            item = copy.deepcopy(manifest)
-            target = item.get("spec", {}).get("scaleTargetRef", {})
-            if item["kind"] == "HorizontalPodAutoscaler" and target.get("name") == base:
-                item["metadata"]["name"] = f"{item['metadata']['name']}-{idle}"
-                target["name"] = idle_name
-            others.append(item)
-        for manifest in apply_order([*others, deployment, preview]):
+        preview = self._selecting(idle, f"{service_name}-preview")
+        for manifest in apply_order([*self._colour_manifests(idle), preview]):
             self._apply(manifest)
         waited = self._wait(idle_name)
         outcome.revision = rollout.revision_of(self._get_deployment(idle_name))
@@ -416,29 +385,70 @@ class Deployer:
                 if not waited.ok
                 else f"smoke test of {idle} failed: {result.reason if result else ''}"
             )
-            outcome.revision = outcome.previous_revision
-            outcome.serving = live_name
-            outcome.endpoint = self.endpoint_of(self.service)
-            if live:
-                # Traffic never left the live colour: that is the rollback.
-                outcome.rolled_back = True
-                outcome.status = "rolled-back"
-                self.timeline.add(
-                    f"Service/{service_name} stays on {live}; {idle} receives no traffic"
-                )
-            else:
-                outcome.status = "failed"
-                self.timeline.add("no live colour to keep serving")
-            return outcome
+            return self._idle_rejected(outcome, live, idle, live_name)
+        return self._switch(outcome, live, idle, live_name)
 
-        switched = copy.deepcopy(self.service)
-        switched["spec"]["selector"] = {
+    def _selecting(self, colour: str, name: str | None = None) -> Manifest:
+        """The Service (or a copy named `name`) with its selector on one colour."""
+        assert self.service is not None
+        service = copy.deepcopy(self.service)
+        if name:
+            service["metadata"]["name"] = name
+        service["spec"]["selector"] = {
             **(self.service["spec"].get("selector") or {}),
-            COLOR_LABEL: idle,
+            COLOR_LABEL: colour,
         }
+        return service
+
+    def _colour_manifests(self, colour: str) -> list[Manifest]:
+        """The Deployment as `<name>-<colour>`, with the other manifests (its HPA follows it)."""
+        base = self.primary["metadata"]["name"]
+        deployment = with_labels(self.primary, {COLOR_LABEL: colour}, selector=True)
+        deployment["metadata"]["name"] = f"{base}-{colour}"
+        deployment["metadata"].setdefault("labels", {})[COLOR_LABEL] = colour
+        manifests = [deployment]
+        for manifest in self.plan.manifests:
+            if manifest is self.primary or manifest is self.service:
+                continue
+            item = copy.deepcopy(manifest)
+            target = item.get("spec", {}).get("scaleTargetRef", {})
+            if item["kind"] == "HorizontalPodAutoscaler" and target.get("name") == base:
+                item["metadata"]["name"] = f"{item['metadata']['name']}-{colour}"
+                target["name"] = f"{base}-{colour}"
+            manifests.append(item)
+        return manifests
+
+    def _idle_rejected(
+        self, outcome: DeployResult, live: str | None, idle: str, live_name: str
+    ) -> DeployResult:
+        """The new colour failed before it got traffic: the live colour keeps serving."""
+        assert self.service is not None
+        outcome.revision = outcome.previous_revision
+        outcome.serving = live_name
+        outcome.endpoint = self.endpoint_of(self.service)
+        if live:
+            # Traffic never left the live colour: that is the rollback.
+            outcome.rolled_back = True
+            outcome.status = "rolled-back"
+            self.timeline.add(
+                f"Service/{self.service['metadata']['name']} stays on {live}; "
+                f"{idle} receives no traffic"
+            )
+        else:
+            outcome.status = "failed"
+            self.timeline.add("no live colour to keep serving")
+        return outcome
+
+    def _switch(
+        self, outcome: DeployResult, live: str | None, idle: str, live_name: str
+    ) -> DeployResult:
+        """Point the Service at the new colour, smoke-test it live, switch back if it fails."""
+        assert self.service is not None
+        service_name = self.service["metadata"]["name"]
+        switched = self._selecting(idle)
         self._apply(switched)
         self.timeline.add(f"switched Service/{service_name} from {live or 'nothing'} to {idle}")
-        outcome.serving = idle_name
+        outcome.serving = f"{self.primary['metadata']['name']}-{idle}"
         outcome.endpoint = self.endpoint_of(self.service)
         result = self._smoke(switched, f"through the live Service/{service_name}")
         outcome.smoke = result
@@ -447,12 +457,7 @@ class Deployer:
             return outcome
         outcome.reason = f"smoke test through the live Service failed: {result.reason}"
         if live and self.plan.rollback:
-            back = copy.deepcopy(self.service)
-            back["spec"]["selector"] = {
-                **(self.service["spec"].get("selector") or {}),
-                COLOR_LABEL: live,
-            }
-            self._apply(back)
+            self._apply(self._selecting(live))
             self.timeline.add(f"switched Service/{service_name} back to {live}")
             outcome.serving = live_name
             outcome.revision = outcome.previous_revision

@@ -18,18 +18,23 @@ from typing import Any, Literal
 
 from modelship.kube.api import Kube, KubeError, selector_string
 from modelship.kube.render import REVISION_ANNOTATION
+from modelship.kube.watching import ObjectWatch
 
 State = Literal["complete", "progressing", "failed"]
 
 
 @dataclass(frozen=True)
-class Status:
+class RolloutStatus:
+    """Where a Deployment's rollout stands, read from one version of the object."""
+
     state: State
     message: str
 
 
 @dataclass(frozen=True)
-class Outcome:
+class RolloutResult:
+    """How waiting for a rollout ended."""
+
     ok: bool
     message: str
     timed_out: bool = False
@@ -41,19 +46,19 @@ def revision_of(obj: dict[str, Any] | None) -> str:
     return str(obj.get("metadata", {}).get("annotations", {}).get(REVISION_ANNOTATION, ""))
 
 
-def status_of(deployment: dict[str, Any]) -> Status:
+def status_of(deployment: dict[str, Any]) -> RolloutStatus:
     meta = deployment.get("metadata", {})
     spec = deployment.get("spec", {})
     status = deployment.get("status", {}) or {}
     name = meta.get("name", "?")
     if int(meta.get("generation", 0)) > int(status.get("observedGeneration", 0)):
-        return Status("progressing", f"waiting for the controller to observe {name}")
+        return RolloutStatus("progressing", f"waiting for the controller to observe {name}")
     for condition in status.get("conditions") or []:
         if (
             condition.get("type") == "Progressing"
             and condition.get("reason") == "ProgressDeadlineExceeded"
         ):
-            return Status(
+            return RolloutStatus(
                 "failed", f"{name} exceeded its progress deadline: {condition.get('message', '')}"
             )
     wanted = int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
@@ -61,12 +66,14 @@ def status_of(deployment: dict[str, Any]) -> Status:
     replicas = int(status.get("replicas", 0) or 0)
     available = int(status.get("availableReplicas", 0) or 0)
     if updated < wanted:
-        return Status("progressing", f"{updated} of {wanted} replicas updated")
+        return RolloutStatus("progressing", f"{updated} of {wanted} replicas updated")
     if replicas > updated:
-        return Status("progressing", f"{replicas - updated} old replicas pending termination")
+        return RolloutStatus(
+            "progressing", f"{replicas - updated} old replicas pending termination"
+        )
     if available < updated:
-        return Status("progressing", f"{available} of {updated} updated replicas available")
-    return Status("complete", f"{updated} of {wanted} replicas updated and available")
+        return RolloutStatus("progressing", f"{available} of {updated} updated replicas available")
+    return RolloutStatus("complete", f"{updated} of {wanted} replicas updated and available")
 
 
 def wait(
@@ -75,39 +82,73 @@ def wait(
     name: str,
     deadline: float,
     on_progress: Callable[[str], None],
-) -> Outcome:
+) -> RolloutResult:
     """Watch `name` until its rollout completes, fails, or `deadline` (monotonic) passes."""
-    last = ""
+    watch = ObjectWatch(
+        kube, "apps/v1", "Deployment", namespace, field_selector=f"metadata.name={name}"
+    )
+    report = _Reporter(on_progress)
     while True:
         current = kube.get("apps/v1", "Deployment", namespace, name)
         if current is None:
-            return Outcome(False, f"Deployment {name} disappeared")
-        status = status_of(current)
-        if status.message != last:
-            on_progress(status.message)
-            last = status.message
+            return RolloutResult(False, f"Deployment {name} disappeared")
+        status = report(status_of(current))
         if status.state != "progressing":
-            return Outcome(status.state == "complete", status.message)
+            return RolloutResult(status.state == "complete", status.message)
         remaining = int(deadline - time.monotonic())
         if remaining <= 0:
-            return Outcome(False, f"timed out: {status.message}", timed_out=True)
-        version = str(current.get("metadata", {}).get("resourceVersion", "")) or None
+            return RolloutResult(False, f"timed out: {status.message}", timed_out=True)
+        watch.restart_from(_resource_version(current))
         try:
-            for etype, obj in kube.watch_deployment(namespace, name, version, remaining):
+            for etype, obj in watch.events(remaining):
                 if etype == "DELETED":
-                    return Outcome(False, f"Deployment {name} was deleted")
-                status = status_of(obj)
-                if status.message != last:
-                    on_progress(status.message)
-                    last = status.message
+                    return RolloutResult(False, f"Deployment {name} was deleted")
+                status = report(status_of(obj))
                 if status.state != "progressing":
-                    return Outcome(status.state == "complete", status.message)
+                    return RolloutResult(status.state == "complete", status.message)
                 if time.monotonic() >= deadline:
                     break
         except KubeError as err:
             if err.status != 410:  # 410 Gone: our resourceVersion is too old; read again
                 raise
+        finally:
+            watch.stop()
         # The watch ended (server timeout or our deadline): read again and decide.
+
+
+def wait_gone(kube: Kube, namespace: str, name: str, seconds: int) -> bool:
+    """Watch until the Deployment is deleted (foreground deletion takes its pods first)."""
+    current = kube.get("apps/v1", "Deployment", namespace, name)
+    if current is None:
+        return True
+    watch = ObjectWatch(
+        kube, "apps/v1", "Deployment", namespace, field_selector=f"metadata.name={name}"
+    )
+    watch.restart_from(_resource_version(current))
+    try:
+        if any(etype == "DELETED" for etype, _obj in watch.events(seconds)):
+            return True
+    finally:
+        watch.stop()
+    return kube.get("apps/v1", "Deployment", namespace, name) is None
+
+
+class _Reporter:
+    """Passes each new progress message on once."""
+
+    def __init__(self, on_progress: Callable[[str], None]) -> None:
+        self.on_progress = on_progress
+        self.last = ""
+
+    def __call__(self, status: RolloutStatus) -> RolloutStatus:
+        if status.message != self.last:
+            self.on_progress(status.message)
+            self.last = status.message
+        return status
+
+
+def _resource_version(obj: dict[str, Any]) -> str | None:
+    return str(obj.get("metadata", {}).get("resourceVersion", "")) or None
 
 
 def replica_sets(kube: Kube, deployment: dict[str, Any]) -> list[dict[str, Any]]:

@@ -10,7 +10,8 @@ from modelship.ci.errors import ExternalError, UsageError
 from modelship.spec import Input, Output, Stage
 
 if TYPE_CHECKING:
-    from modelship.kube.deployer import Outcome, Plan, SmokeSpec, Timeline
+    from modelship.deploy.result import DeployResult
+    from modelship.kube.deployer import Plan, SmokeSpec, Timeline
     from modelship.kube.render import Manifest
     from modelship.kube.validation import Validation
     from modelship.stages.input_names import DeployInput
@@ -662,7 +663,7 @@ def _run_kubernetes(ctx: StageContext[DeployInput]) -> Result:
     return Result(outputs)
 
 
-def _deploy(ctx: StageContext[DeployInput], plan: Plan) -> Outcome:
+def _deploy(ctx: StageContext[DeployInput], plan: Plan) -> DeployResult:
     from modelship.kube import config as kube_config
     from modelship.kube.api import Kube, KubeError, KubeUnreachable
     from modelship.kube.deployer import Deployer, DeployFailed, Timeline
@@ -675,8 +676,7 @@ def _deploy(ctx: StageContext[DeployInput], plan: Plan) -> Outcome:
         ctx.cwd,
         ctx.log.mask,
     ) as kubeconfig:
-        api = kube_config.api_client(kubeconfig, ctx.log.mask)
-        kube = Kube(api)
+        kube = Kube(kube_config.api_client(kubeconfig, ctx.log.mask))
         try:
             try:
                 version = kube.version()
@@ -703,7 +703,7 @@ def _deploy(ctx: StageContext[DeployInput], plan: Plan) -> Outcome:
             raise _kube_error(err, plan.namespace) from None
         finally:
             _timeline_summary(ctx, timeline, f"Rollout ({plan.strategy})")
-            api.close()
+            kube.close()
     if outcome.smoke is not None:
         median = outcome.smoke.median_ms
         ctx.summary.table(

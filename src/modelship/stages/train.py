@@ -210,9 +210,9 @@ def run(ctx: StageContext[TrainInput]) -> Result:
     shown_uri = tracking.redact_uri(uri)
     job = None
     if ctx.inputs.text("backend") == "kubernetes":
-        from modelship.kube.jobs import JobPlan
+        from modelship.stages.train_kube import job_plan
 
-        job = JobPlan.from_inputs(ctx, uri, plan.metrics_files)  # exit 2 before the run opens
+        job = job_plan(ctx, uri, plan.metrics_files)  # exit 2 before the run opens
     experiment = ctx.inputs.optional("experiment") or ctx.platform.repository_name
     data_version = _data_version(ctx)
     sha, branch = _git(ctx)
