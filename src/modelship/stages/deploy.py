@@ -10,7 +10,12 @@ from modelship.ci.errors import ExternalError, UsageError
 from modelship.spec import Input, Output, Stage
 
 if TYPE_CHECKING:
+    import subprocess
+    from pathlib import Path
+
+    from modelship.deploy.local import LocalServer
     from modelship.deploy.result import DeployResult
+    from modelship.deploy.smoke import SmokeResult
     from modelship.kube.deployer import Plan, SmokeSpec, Timeline
     from modelship.kube.render import Manifest
     from modelship.kube.validation import Validation
@@ -366,7 +371,6 @@ def _timeline_summary(ctx: StageContext[DeployInput], timeline: Timeline, title:
 
 def _run_local(ctx: StageContext[DeployInput]) -> Result:
     from modelship.deploy import local as serving
-    from modelship.deploy import smoke
     from modelship.kube.deployer import Timeline
 
     model_uri = ctx.inputs.text("model-uri")
@@ -390,26 +394,7 @@ def _run_local(ctx: StageContext[DeployInput]) -> Result:
         f"started the MLflow scoring server for {model_uri} on {server.endpoint} (pid {server.pid})"
     )
     try:
-        try:
-            seconds = serving.wait_ready(server, proc, timeout)
-        except ExternalError:
-            ctx.log.untrusted(serving.log_tail(log_path))
-            raise
-        timeline.add(f"/ping answered after {seconds:.1f}s")
-        if spec.payload is not None:
-            result = smoke.run(
-                smoke.http_transport(server.endpoint),
-                spec.payload,
-                spec.expected,
-                spec.budget_ms,
-                spec.requests,
-            )
-        else:
-            ok = smoke.ping(server.endpoint)
-            result = smoke.SmokeResult(
-                ok, "/ping answered 200 (no smoke-payload given)" if ok else "/ping failed"
-            )
-        timeline.add(f"smoke test: {'passed' if result.passed else 'FAILED'}, {result.reason}")
+        result = _smoke_local(ctx, spec, server, proc, timeout, log_path, timeline)
     except BaseException:
         serving.stop(server.pid)
         raise
@@ -434,6 +419,42 @@ def _run_local(ctx: StageContext[DeployInput]) -> Result:
     if not result.passed:
         return Result(outputs, gate_failed=f"smoke test failed: {result.reason}")
     return Result(outputs)
+
+
+def _smoke_local(
+    ctx: StageContext[DeployInput],
+    spec: SmokeSpec,
+    server: LocalServer,
+    proc: subprocess.Popen[bytes],
+    timeout: float,
+    log_path: Path,
+    timeline: Timeline,
+) -> SmokeResult:
+    """Wait for /ping, then the smoke test (or /ping alone without a payload)."""
+    from modelship.deploy import local as serving
+    from modelship.deploy import smoke
+
+    try:
+        seconds = serving.wait_ready(server, proc, timeout)
+    except ExternalError:
+        ctx.log.untrusted(serving.log_tail(log_path))
+        raise
+    timeline.add(f"/ping answered after {seconds:.1f}s")
+    if spec.payload is not None:
+        result = smoke.run(
+            smoke.http_transport(server.endpoint),
+            spec.payload,
+            spec.expected,
+            spec.budget_ms,
+            spec.requests,
+        )
+    else:
+        ok = smoke.ping(server.endpoint)
+        result = smoke.SmokeResult(
+            ok, "/ping answered 200 (no smoke-payload given)" if ok else "/ping failed"
+        )
+    timeline.add(f"smoke test: {'passed' if result.passed else 'FAILED'}, {result.reason}")
+    return result
 
 
 # -- docker --------------------------------------------------------------------------
@@ -615,25 +636,7 @@ def _run_kubernetes(ctx: StageContext[DeployInput]) -> Result:
     shown_dir = str(out_dir.relative_to(ctx.workspace.resolve()))
 
     if ctx.inputs.flag("dry-run"):
-        ctx.summary.heading("Dry run")
-        ctx.summary.text(
-            f"{len(manifests)} manifests rendered; {checked.summary()}; "
-            f"written to {shown_dir}/{name}.yaml"
-        )
-        if checked.not_validated:
-            ctx.summary.text("Not validated: " + "; ".join(checked.not_validated))
-        ctx.summary.code(shown_yaml, title="manifests")
-        return Result(
-            {
-                "endpoint": "",
-                "revision": "",
-                "previous-revision": "",
-                "rolled-back": False,
-                "status": "dry-run",
-                "serving": name,
-                "manifests-dir": shown_dir,
-            }
-        )
+        return _dry_run(ctx, checked, manifests, name, shown_dir, shown_yaml)
 
     from modelship.kube.deployer import Plan
 
@@ -661,6 +664,36 @@ def _run_kubernetes(ctx: StageContext[DeployInput]) -> Result:
         what = "rolled back" if outcome.rolled_back else "not rolled back"
         return Result(outputs, gate_failed=f"deploy failed ({what}): {outcome.reason}")
     return Result(outputs)
+
+
+def _dry_run(
+    ctx: StageContext[DeployInput],
+    checked: Validation,
+    manifests: list[Manifest],
+    name: str,
+    shown_dir: str,
+    shown_yaml: str,
+) -> Result:
+    """Rendered and validated, written to the manifests folder, applied nowhere."""
+    ctx.summary.heading("Dry run")
+    ctx.summary.text(
+        f"{len(manifests)} manifests rendered; {checked.summary()}; "
+        f"written to {shown_dir}/{name}.yaml"
+    )
+    if checked.not_validated:
+        ctx.summary.text("Not validated: " + "; ".join(checked.not_validated))
+    ctx.summary.code(shown_yaml, title="manifests")
+    return Result(
+        {
+            "endpoint": "",
+            "revision": "",
+            "previous-revision": "",
+            "rolled-back": False,
+            "status": "dry-run",
+            "serving": name,
+            "manifests-dir": shown_dir,
+        }
+    )
 
 
 def _deploy(ctx: StageContext[DeployInput], plan: Plan) -> DeployResult:
@@ -704,6 +737,11 @@ def _deploy(ctx: StageContext[DeployInput], plan: Plan) -> DeployResult:
         finally:
             _timeline_summary(ctx, timeline, f"Rollout ({plan.strategy})")
             kube.close()
+    _outcome_summary(ctx, outcome)
+    return outcome
+
+
+def _outcome_summary(ctx: StageContext[DeployInput], outcome: DeployResult) -> None:
     if outcome.smoke is not None:
         median = outcome.smoke.median_ms
         ctx.summary.table(
@@ -727,7 +765,6 @@ def _deploy(ctx: StageContext[DeployInput], plan: Plan) -> DeployResult:
             ["endpoint", outcome.endpoint or "-"],
         ],
     )
-    return outcome
 
 
 def _kube_error(err: Any, namespace: str) -> Exception:
