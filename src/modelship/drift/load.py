@@ -206,7 +206,7 @@ def _read_parquet(path: Path, columns: Sequence[str] | None) -> Loaded:
         wanted = None if columns is None else [c for c in columns if c in schema.names]
         # `ParquetFile.read`, not `read_table`: the latter imports pyarrow.dataset,
         # a few tenths of a second of start-up a single file does not need.
-        table = pq.ParquetFile(path, read_dictionary=text).read(columns=wanted)
+        table = pq.ParquetFile(path, read_dictionary=text, pre_buffer=False).read(columns=wanted)
     except (pa.ArrowInvalid, OSError) as err:
         raise DataError(f"{path.name}: not a readable Parquet file: {err}") from None
     loaded = Loaded(path, table.num_rows)
