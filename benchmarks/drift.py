@@ -1,21 +1,23 @@
 """Drift check speed: modelship against Evidently's DataDriftPreset and a scipy loop.
 
-    .venv/bin/python benchmarks/drift.py                  # 100k and 1M rows; Evidently at 100k
-    .venv/bin/python benchmarks/drift.py --evidently-1m   # also Evidently at 1M (about 2 min)
-    .venv/bin/python benchmarks/drift.py --sizes 100000 --no-evidently
-    .venv/bin/python benchmarks/drift.py --quick          # modelship and scipy only
+    .venv/bin/python benchmarks/drift.py          # everything, in one run (about 15 min)
+    .venv/bin/python benchmarks/drift.py --evidently-max-rows 100000   # Evidently not at 1M
+    .venv/bin/python benchmarks/drift.py --sizes 100000 --no-evidently --no-process
+    .venv/bin/python benchmarks/drift.py --quick  # modelship and scipy only, in-process
 
-The data: 20 numeric columns (a third of them shifted in the current set) and
-3 categorical ones (5, 4 and 2 values), written once as Parquet under the
-cache directory. Each tool runs in its own subprocess, so its peak memory
-(`ru_maxrss`) is its own: the figure shown is the peak minus the process's
-size after its imports, next to the in-memory size of both data sets. The
-time covers reading both files and the whole check, not interpreter start-up
-or imports (printed apart): wall clock, and CPU time (user + system, all
-threads), the steadier figure on a shared machine. Every tool runs
-`--repeat` times (default 3), each time in a fresh process, and the medians
-are compared: a single cold run of a sub-second check varies by a factor of
-three with what else the machine is doing.
+In-process: 20 numeric columns (a third of them shifted in the current set)
+and 3 categorical ones (5, 4 and 2 values), at 100,000 and 1,000,000 rows,
+written once as Parquet under the cache directory. Each tool runs in its own
+subprocess, so its peak memory (`ru_maxrss`) is its own: the figure shown is
+the peak minus the process's size after its imports, next to the in-memory
+size of both data sets. The time covers reading both files and the whole
+check, not interpreter start-up or imports (printed apart): wall clock, and
+CPU time (user + system, all threads), the steadier figure on a shared
+machine. modelship and the scipy loop run `--repeat` times (default 3),
+Evidently `--evidently-repeat` times (default 1: its runs take minutes and
+vary little), each time in a fresh process, and the medians are compared:
+a single cold run of a sub-second check varies by a factor of three with
+what else the machine is doing.
 
 * modelship: `modelship.drift.compare`, method `auto` (KS and chi-square).
 * scipy loop: pyarrow reads the columns, then `ks_2samp` per numeric column
@@ -23,6 +25,15 @@ three with what else the machine is doing.
 * Evidently 0.7 `Report([DataDriftPreset()])` on pandas DataFrames, in its own
   virtual environment (Evidently 0.7 needs pandas < 3), created on first use
   with `uv` under the cache directory.
+
+Whole processes, what a CI job pays (interpreter start-up, imports, reading
+the Parquet files, the check, the reports): the `modelship monitor` command
+against a Python script that reads both files with pandas and runs the
+Evidently preset (`EVIDENTLY_SCRIPT`, no report written), on 200,000 rows x
+28 columns (20 numeric, 8 categorical with 2 to 2,000 values). Both run once
+unmeasured first, with bytecode writing on, so neither pays for compiling
+its modules or reading the files from disk (an installed package has its
+bytecode; the data of a CI job is usually fresh, for both alike).
 
 At the end, an agreement check runs Evidently and modelship on a 1,000-row
 and a 5,000-row data set and compares the per-column drift decisions (at 1,000
