@@ -191,6 +191,14 @@ def generate_mixed(rows: int, folder: Path, seed: int = 13) -> tuple[Path, Path]
 
 # -- workers (run in subprocesses) ----------------------------------------------------------
 def _rss_bytes() -> int:
+    """This process's peak resident memory since it started (`VmHWM`).
+
+    Not `ru_maxrss`: Linux carries that over from the forking parent, so a
+    child of a parent holding a few hundred MiB starts with that as its peak.
+    """
+    for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
@@ -316,6 +324,27 @@ def input_bytes(reference: Path, current: Path) -> int:
     return int(pq.read_table(reference).nbytes + pq.read_table(current).nbytes)
 
 
+def prepare(kind: str, rows: int, folder: Path, seed: int) -> tuple[Path, Path, int]:
+    """Write (or find) a data set and measure its size in a helper process.
+
+    The benchmark process itself stays small: the peak memory a child reports
+    through `wait4` starts at its parent's size when it was started.
+    """
+    command = [sys.executable, __file__, "--prepare", kind, str(rows), str(folder), str(seed)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"preparing the data failed:\n{done.stderr[-3000:]}")
+    made = json.loads(done.stdout.strip().splitlines()[-1])
+    return Path(made["reference"]), Path(made["current"]), int(made["bytes"])
+
+
+def _prepare_here(kind: str, rows: int, folder: Path, seed: int) -> dict[str, Any]:
+    make = generate_mixed if kind == "mixed" else generate
+    reference, current = make(rows, folder, seed)
+    size = input_bytes(reference, current)
+    return {"reference": str(reference), "current": str(current), "bytes": size}
+
+
 def mib(value: float) -> str:
     return f"{value / 2**20:,.0f} MiB"
 
@@ -393,8 +422,7 @@ def whole_processes(
 ) -> None:
     """Each tool as a CI job runs it, start-up, imports and reading included; medians."""
     workspace = cache / "process-workspace"
-    reference, current = generate_mixed(PROCESS_ROWS, workspace)
-    size = input_bytes(reference, current)
+    reference, current, size = prepare("mixed", PROCESS_ROWS, workspace, 13)
     commands = process_commands(workspace, reference, current, evidently)
     results = {}
     for tool, command in commands.items():
@@ -413,12 +441,16 @@ def whole_processes(
         f"({PROCESS_NUMERIC} numeric, {len(PROCESS_CATEGORIES)} categorical), "
         f"input {mib(size)} in memory:"
     )
-    print(f"{'tool':>10} {'runs':>5} {'wall':>9} {'x':>6} {'cpu':>9} {'x':>6} {'peak rss':>10}")
+    print(
+        f"{'tool':>10} {'runs':>5} {'wall':>9} {'x':>6} {'cpu':>9} {'x':>6} "
+        f"{'peak rss':>10} {'rss/input':>9}"
+    )
     for tool, r in results.items():
         print(
             f"{tool:>10} {r['runs']:>5} {r['seconds']:>8.2f}s "
             f"{r['seconds'] / ours['seconds']:>5.1f}x {r['cpu_seconds']:>8.2f}s "
-            f"{r['cpu_seconds'] / ours['cpu_seconds']:>5.1f}x {mib(r['peak_rss']):>10}"
+            f"{r['cpu_seconds'] / ours['cpu_seconds']:>5.1f}x {mib(r['peak_rss']):>10} "
+            f"{r['peak_rss'] / size:>8.2f}x"
         )
     if "evidently" in results:
         other = results["evidently"]
@@ -435,7 +467,7 @@ def agreement(cache: Path, python: Path) -> list[str]:
     """Per-column decisions of Evidently and modelship on the same small data."""
     lines = []
     for rows, method in ((1000, "auto"), (5000, "wasserstein")):
-        ref, cur = generate(rows, cache / "data", seed=11)
+        ref, cur, _size = prepare("numeric", rows, cache / "data", 11)
         ev = run_tool("evidently", python, ref, cur)["decisions"]
         ms = run_tool("modelship", Path(sys.executable), ref, cur, method)["decisions"]
         same = [c for c in ev if c in ms and ev[c]["drifted"] == ms[c]["drifted"]]
@@ -496,8 +528,7 @@ def main() -> int:
         f"{'peak-base':>10} {'input':>9} {'mem/input':>9} {'imports':>8}"
     )
     for rows in sizes:
-        ref, cur = generate(rows, args.cache_dir / "data")
-        size = input_bytes(ref, cur)
+        ref, cur, size = prepare("numeric", rows, args.cache_dir / "data", 7)
         results = [
             run_repeated("modelship", Path(sys.executable), ref, cur, args.repeat),
             run_repeated("scipy", Path(sys.executable), ref, cur, args.repeat),
@@ -538,6 +569,11 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--prepare":
+        kind, rows_text, folder_text, seed_text = sys.argv[2:6]
+        made = _prepare_here(kind, int(rows_text), Path(folder_text), int(seed_text))
+        print(json.dumps(made))
+        raise SystemExit(0)
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         tool, reference, current, method = sys.argv[2:6]
         print(json.dumps(_worker(tool, Path(reference), Path(current), method)))
