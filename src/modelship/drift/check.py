@@ -42,8 +42,11 @@ judged ones; with no feature judged there is no verdict.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import math
 import os
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -605,6 +608,33 @@ def _category_histogram(col: CategoricalColumn) -> Histogram:
 def check(reference: Path, current: Path, options: Options) -> DriftResult:
     """Compare two files column by column; raise `load.DataError` on bad input."""
     started = time.perf_counter()
+    # KS p-values of stable numeric columns need scipy.stats (`kstwo`, `ks_2samp`),
+    # the largest import of the check. Importing holds the GIL, reading and
+    # sorting do not: done alongside them, it costs little or no waiting.
+    preload = _import_in_background("scipy.stats") if options.method in ("auto", "ks") else None
+    try:
+        return _check(reference, current, options, started)
+    finally:
+        if preload is not None:
+            preload.join()
+
+
+def _import_in_background(module: str) -> threading.Thread:
+    """Start importing `module` in a thread; a later import in any thread waits for it.
+
+    An error is left for that later import to raise where it is handled.
+    """
+
+    def load_module() -> None:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
+
+    thread = threading.Thread(target=load_module, name=f"import {module}")
+    thread.start()
+    return thread
+
+
+def _check(reference: Path, current: Path, options: Options, started: float) -> DriftResult:
     ref, cur = _read_both(reference, current, options)
     names = _select_features(ref, cur, options)
     categorical = set(options.categorical or ())

@@ -1,9 +1,11 @@
-"""Reading reference and current data: CSV, Parquet or JSON lines, in chunks.
+"""Reading reference and current data: CSV, Parquet or JSON lines.
 
-Files are read batch by batch with pyarrow (never through pandas): numeric
-columns go straight into one float64 column-major matrix per set, which the
-statistics sort in place; categorical columns stay Arrow string arrays until
-they are counted. Peak memory is about the numeric matrix plus one batch.
+Files are read with pyarrow (never through pandas): a Parquet file in one
+call with only the wanted columns, text files block by block. Columns stay
+Arrow arrays until the check takes them one at a time: a numeric column is
+copied into one float64 array that is sorted in place and the Arrow column
+released; a categorical one is counted. Peak memory is about the Arrow data
+plus one column's copy.
 
 Every problem with the input raises `DataError` with one line naming the file
 and column, so the stage can turn it into a usage error (exit 2).
@@ -33,7 +35,6 @@ FORMATS = {
     ".jsonl.gz": "jsonl",
 }
 BLOCK_SIZE = 16 << 20  # bytes of text per CSV/JSON batch
-PARQUET_BATCH_ROWS = 256 * 1024
 
 
 class DataError(ValueError):
@@ -125,27 +126,7 @@ def _looks_like(head: bytes) -> str:
 
 
 def _batches(path: Path, fmt: str, columns: Sequence[str] | None) -> Iterator[pa.RecordBatch]:
-    if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        try:
-            schema = pq.read_schema(path)
-            # Text columns stay dictionary-encoded as stored: counting categories
-            # then needs no string per row (the biggest cost of reading them).
-            text = [
-                f.name
-                for f in schema
-                if is_text_type(f.type) and not pa.types.is_dictionary(f.type)
-            ]
-            handle = pq.ParquetFile(path, read_dictionary=text)
-        except (pa.ArrowInvalid, OSError) as err:
-            raise DataError(f"{path.name}: not a readable Parquet file: {err}") from None
-        wanted = None
-        if columns is not None:
-            present = set(handle.schema_arrow.names)
-            wanted = [c for c in columns if c in present]
-        yield from handle.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=wanted)
-        return
+    """Text formats, block by block (Parquet is read whole: `_read_parquet`)."""
     if fmt == "csv":
         import pyarrow.csv as pacsv
 
@@ -207,10 +188,40 @@ def _describe(path: Path) -> str:
     return {"csv": "CSV", "parquet": "Parquet", "jsonl": "JSON lines"}[file_format(path)]
 
 
+def _read_parquet(path: Path, columns: Sequence[str] | None) -> Loaded:
+    """The whole file in one pyarrow call, only the wanted columns.
+
+    One call lets Arrow decode the column chunks in parallel and allocate each
+    column once; reading batch by batch costs a round trip through Python and
+    a buffer per batch. Text columns stay dictionary-encoded as stored:
+    counting categories then needs no string per row.
+    """
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(path)
+        text = [
+            f.name for f in schema if is_text_type(f.type) and not pa.types.is_dictionary(f.type)
+        ]
+        wanted = None if columns is None else [c for c in columns if c in schema.names]
+        # `ParquetFile.read`, not `read_table`: the latter imports pyarrow.dataset,
+        # a few tenths of a second of start-up a single file does not need.
+        table = pq.ParquetFile(path, read_dictionary=text, pre_buffer=False).read(columns=wanted)
+    except (pa.ArrowInvalid, OSError) as err:
+        raise DataError(f"{path.name}: not a readable Parquet file: {err}") from None
+    loaded = Loaded(path, table.num_rows)
+    for item, column in zip(table.schema, table.columns, strict=True):
+        loaded.types[item.name] = item.type
+        loaded.columns[item.name] = list(column.chunks)
+    return loaded
+
+
 def read(path: Path, columns: Sequence[str] | None = None) -> Loaded:
-    """Stream a file into per-column chunks; `columns` limits what is kept."""
+    """Read a file into per-column chunks; `columns` limits what is kept."""
     fmt = file_format(path)
     _sniff(path, fmt)
+    if fmt == "parquet":
+        return _read_parquet(path, columns)
     loaded = Loaded(path, 0)
     try:
         for batch in _batches(path, fmt, columns):
@@ -225,12 +236,6 @@ def read(path: Path, columns: Sequence[str] | None = None) -> Loaded:
                 loaded.columns[name].append(unified)
     except (pa.ArrowInvalid, OSError) as err:
         raise DataError(f"{path.name}: cannot be read as {_describe(path)}: {err}") from None
-    if not loaded.types and fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        for item in pq.read_schema(path):
-            loaded.types[item.name] = item.type
-            loaded.columns[item.name] = []
     return loaded
 
 

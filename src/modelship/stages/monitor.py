@@ -307,8 +307,6 @@ def _max_drop(ctx: StageContext[MonitorInput]) -> float:
 
 def _deliveries(ctx: StageContext[MonitorInput]) -> _Deliveries:
     """Check the metrics file, Pushgateway and webhook inputs before any work."""
-    from modelship.drift import prometheus as promexport
-
     metrics_file = None
     given = ctx.inputs.optional("metrics-file")
     if given:
@@ -320,6 +318,8 @@ def _deliveries(ctx: StageContext[MonitorInput]) -> _Deliveries:
                 raise UsageError(f"input 'metrics-file': {parent.name!r} is not a directory")
     gateway = ctx.inputs.optional("pushgateway-url")
     if gateway:
+        from modelship.drift import prometheus as promexport  # imported only when needed
+
         password = promexport.url_password(gateway)
         if password:
             ctx.log.mask(password)
@@ -619,10 +619,10 @@ def _publish_metrics(
     model: str,
 ) -> None:
     """The textfile and the Pushgateway; a failure of either is a warning."""
-    from modelship.drift import prometheus as promexport
-
     if deliveries.metrics_file is None and not deliveries.pushgateway:
         return
+    from modelship.drift import prometheus as promexport
+
     features = [
         promexport.FeatureScore(f.name, f.method, f.score, f.threshold, f.drifted)
         for f in result.judged
