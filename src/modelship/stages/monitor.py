@@ -492,6 +492,11 @@ def _performance(
                 f"the model failed to score the data: {type(err).__name__}: {str(err)[:300]}",
                 "check that features match the model's signature",
             ) from None
+    _log_performance(ctx, perf, options.target)
+    return perf
+
+
+def _log_performance(ctx: StageContext[MonitorInput], perf: Performance, target: str) -> None:
     if perf.prediction is not None:
         verdict = "drifted" if perf.prediction.drifted else "stable"
         ctx.log.info(
@@ -502,11 +507,8 @@ def _performance(
             f"{perf.metric}: reference {perf.reference:.4g}, current {perf.current:.4g} "
             f"(drop {perf.drop:.2%})"
         )
-    elif options.target:
-        ctx.log.info(
-            f"no labels in both sets (column '{options.target}'): performance not compared"
-        )
-    return perf
+    elif target:
+        ctx.log.info(f"no labels in both sets (column '{target}'): performance not compared")
 
 
 def _load_model(model_uri: str, tracking_uri: str, folder: Path) -> Any:
