@@ -14,20 +14,7 @@ from tests.packaging.conftest import externally_managed_python, snapshot, uv_bin
 def test_action_installs_modelship_from_its_own_checkout(tmp_path: Path) -> None:
     checkout = export_checkout(tmp_path / "action")
     venv = tmp_path / "runner-temp" / "venv"
-    env = {
-        **os.environ,
-        "PATH": f"{Path(uv_binary()).parent}{os.pathsep}/usr/bin:/bin",
-        "RUNNER_TEMP": str(tmp_path / "runner-temp"),
-        "MODELSHIP_VENV": str(venv),
-    }
-    done = subprocess.run(
-        [str(checkout / "scripts" / "install-modelship.sh"), ""],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    done = install_script(checkout, venv, tmp_path / "runner-temp")
     assert done.returncode == 0, done.stderr
     records = list(venv.glob("lib/python3*/site-packages/modelship_ci-*.dist-info/direct_url.json"))
     assert len(records) == 1, "modelship-ci is not installed in the action's venv"
