@@ -10,7 +10,7 @@ from modelship.ci.errors import UsageError
 from modelship.ci.inputs import Inputs, RawValue
 from modelship.spec import Input, Stage
 from modelship.stages import STAGES, load
-from tests.foundation.helpers import run_cli
+from tests.harness.cli import run_cli
 
 
 def _stage(item: Input) -> Stage:
