@@ -14,7 +14,6 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
 from typing import NoReturn, TypeVar
 
 LOG_TAIL_CHARS = 3000
@@ -129,10 +128,5 @@ class ServerProcess:
     def __enter__(self) -> ServerProcess:
         return self.start() if self.proc is None else self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
