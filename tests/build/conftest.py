@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
@@ -20,6 +19,7 @@ from tests.build.baseimage import (
 )
 from tests.build.private_index import PACKAGE, VERSION
 from tests.fixtures.mlflow_server import MlflowServer
+from tests.harness.cli import run_cli
 
 GIT_SHA = "3f2a9c1d4e5b6a7980c1d2e3f4a5b6c7d8e9f0a1"
 DATA_VERSION = "dv-8c1e0f7a"
@@ -100,16 +100,14 @@ class StageRun:
 @pytest.fixture
 def run_build(tmp_path: Path) -> Iterator[object]:
     """Run `modelship build` as a user would (through the CLI's main), in a workspace."""
-    from modelship.cli import main
 
     workspace = tmp_path / "ws"
     workspace.mkdir()
 
     def run(args: list[str], env: dict[str, str]) -> StageRun:
-        out, err = io.StringIO(), io.StringIO()
         full_env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), **env}
-        code = main(["build", "--json", *args], env=full_env, cwd=workspace, stdout=out, stderr=err)
-        return StageRun(code, out.getvalue(), err.getvalue(), workspace)
+        done = run_cli(["build", *args], workspace, full_env, json_outputs=True)
+        return StageRun(done.code, done.stdout, done.stderr, workspace)
 
     return run
 

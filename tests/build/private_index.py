@@ -10,13 +10,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import threading
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+
+from tests.harness.http import JsonHandler, LoopbackServer
 
 PACKAGE = "modelship-private-dep"
 MODULE = "modelship_private_dep"
@@ -62,21 +61,13 @@ class PrivateIndex:
         return f"http://{self.username}:{self.password}@127.0.0.1:{self.port}/simple/"
 
 
-def _handler(index: PrivateIndex, wheel_name: str, wheel: bytes) -> type[BaseHTTPRequestHandler]:
+def _handler(index: PrivateIndex, wheel_name: str, wheel: bytes) -> type[JsonHandler]:
     token = base64.b64encode(f"{index.username}:{index.password}".encode()).decode()
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
+    class Handler(JsonHandler):
         def _send(self, status: int, body: bytes, content_type: str = "text/html") -> None:
-            self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            if status == 401:
-                self.send_header("WWW-Authenticate", 'Basic realm="private"')
-            self.end_headers()
-            self.wfile.write(body)
+            challenge = {"WWW-Authenticate": 'Basic realm="private"'} if status == 401 else {}
+            self.send_bytes(status, body, content_type, challenge)
 
         def do_GET(self) -> None:
             authorized = self.headers.get("Authorization", "") == f"Basic {token}"
@@ -98,13 +89,6 @@ def _handler(index: PrivateIndex, wheel_name: str, wheel: bytes) -> type[BaseHTT
 def private_index(username: str, password: str) -> Iterator[PrivateIndex]:
     wheel_name, wheel = make_wheel()
     index = PrivateIndex(0, username, password)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(index, wheel_name, wheel))
-    index.port = int(server.server_address[1])
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with LoopbackServer(_handler(index, wheel_name, wheel)) as server:
+        index.port = server.port
         yield index
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)

@@ -9,7 +9,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.fixtures.net import free_port, wait_http
+from tests.fixtures.net import free_port
+from tests.harness.servers import ServerProcess
 
 
 @dataclass(frozen=True)
@@ -48,18 +49,7 @@ def registry(root: Path, username: str, password: str) -> Iterator[Registry]:
     )
     conf = root / "registries.conf"
     conf.write_text(f'[[registry]]\nlocation = "127.0.0.1:{port}"\ninsecure = true\n')
-    log = (root / "registry.log").open("w")
-    proc = subprocess.Popen(
-        ["docker-registry", "serve", str(config)], stdout=log, stderr=subprocess.STDOUT
-    )
-    try:
-        wait_http(f"http://127.0.0.1:{port}/v2/", timeout=30, proc=proc)
+    argv = ["docker-registry", "serve", str(config)]
+    with ServerProcess(argv, root / "registry.log", stop_timeout=10) as server:
+        server.wait_http(f"http://127.0.0.1:{port}/v2/", timeout=30)
         yield Registry(f"127.0.0.1:{port}", username, password, conf)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()

@@ -12,7 +12,6 @@ import base64
 import json
 import os
 import shutil
-import signal
 import subprocess
 import time
 import urllib.request
@@ -25,6 +24,8 @@ from tests.build.conftest import DATA_VERSION, GIT_SHA, BuildahEnv, LoggedModel
 from tests.build.registry import Registry, registry
 from tests.build.registry import available as registry_available
 from tests.fixtures.net import free_port, wait_http
+from tests.harness.cli import run_cli
+from tests.harness.servers import ServerProcess
 
 pytestmark = [pytest.mark.services, pytest.mark.timeout(1800)]
 
@@ -73,18 +74,13 @@ def built(request: pytest.FixtureRequest, logged_model: LoggedModel, buildah_env
 # module-scoped use of a function fixture needs its own workspace
 @pytest.fixture(scope="module")
 def run_build(tmp_path_factory: pytest.TempPathFactory):
-    import io
-
     from tests.build.conftest import StageRun
-
-    from modelship.cli import main
 
     def run(args: list[str], env: dict[str, str]) -> StageRun:
         workspace = tmp_path_factory.mktemp("ws")
-        out, err = io.StringIO(), io.StringIO()
         full_env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), **env}
-        code = main(["build", "--json", *args], env=full_env, cwd=workspace, stdout=out, stderr=err)
-        return StageRun(code, out.getvalue(), err.getvalue(), workspace)
+        done = run_cli(["build", *args], workspace, full_env, json_outputs=True)
+        return StageRun(done.code, done.stdout, done.stderr, workspace)
 
     return run
 
@@ -131,25 +127,14 @@ def served(built, buildah_env: BuildahEnv) -> Iterator[tuple[str, int]]:
     cmd = _inspect(buildah_env, ref)["Docker"]["config"]["Cmd"]  # type: ignore[index]
     ctr = buildah_env.store.buildah("from", "--pull-never", ref)
     port = free_port()
-    log = Path(built.workspace / "server.log").open("w")  # noqa: SIM115 - closed in finally
-    proc = subprocess.Popen(
-        ["buildah", "run", "--isolation", "chroot", "--env", f"PORT={port}", ctr, "--", *cmd],
-        env={**os.environ, **buildah_env.store.env},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    argv = ["buildah", "run", "--isolation", "chroot", "--env", f"PORT={port}", ctr, "--", *cmd]
+    env = {**os.environ, **buildah_env.store.env}
+    server = ServerProcess(argv, built.workspace / "server.log", env=env)
     try:
-        wait_http(f"http://127.0.0.1:{port}/ping", timeout=180, proc=proc)
-        yield f"http://127.0.0.1:{port}", proc.pid
+        with server:
+            server.wait_http(f"http://127.0.0.1:{port}/ping", timeout=180)
+            yield f"http://127.0.0.1:{port}", server.pid
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
         buildah_env.store.buildah("rm", ctr, check=False)
 
 

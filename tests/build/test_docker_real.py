@@ -10,7 +10,6 @@ reuse the engine's layer cache.
 from __future__ import annotations
 
 import base64
-import io
 import json
 import os
 import time
@@ -26,6 +25,7 @@ from tests.build.registry import Registry, registry
 from tests.build.registry import available as registry_available
 from tests.fixtures.docker_engine import DockerEngine
 from tests.fixtures.net import free_port, wait_http
+from tests.harness.cli import run_cli
 
 from modelship.images import builders
 
@@ -41,14 +41,12 @@ def _env(model: LoggedModel, engine: DockerEngine) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def run_build(tmp_path_factory: pytest.TempPathFactory):
-    from modelship.cli import main
 
     def run(args: list[str], env: dict[str, str]) -> StageRun:
         workspace = tmp_path_factory.mktemp("ws")
-        out, err = io.StringIO(), io.StringIO()
         full_env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), **env}
-        code = main(["build", "--json", *args], env=full_env, cwd=workspace, stdout=out, stderr=err)
-        return StageRun(code, out.getvalue(), err.getvalue(), workspace)
+        done = run_cli(["build", *args], workspace, full_env, json_outputs=True)
+        return StageRun(done.code, done.stdout, done.stderr, workspace)
 
     return run
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from tests.build.conftest import BuildahEnv, LoggedModel
-from tests.harness.checkout import init_project
+from tests.harness.checkout import gitlab_templates, init_project
 from tests.harness.runners import run_act, run_gitlab
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
@@ -104,16 +104,14 @@ def test_context_then_build_with_gitlab_ci_local(
     logged_model: LoggedModel,
     buildah_env: BuildahEnv,
 ) -> None:
-    templates = modelship_checkout / "gitlab-templates"
     files = {
         ".gitlab-ci.yml": GITLAB_PIPELINE.format(
             install=modelship_checkout,
             model_uri=logged_model.registered_uri,
             base_image=buildah_env.base_image,
-        )
+        ),
+        **gitlab_templates(modelship_checkout, "context", "build"),
     }
-    for stage in ("context", "build"):
-        files[f"modelship/{stage}.yml"] = (templates / f"{stage}.yml").read_text()
     project = init_project(tmp_path / "user-repo", files)
     run = run_gitlab(
         project,

@@ -3,82 +3,26 @@ repository with DVC and a local-directory remote, and the CLI run in-process."""
 
 from __future__ import annotations
 
-import io
-import json
-import os
+import functools
 import shutil
 import subprocess
-import sys
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from modelship.cli import main
+from tests.harness import cli as harness_cli
+from tests.harness.checkout import copy_example_project, git
+from tests.harness.cli import BIN, host_env
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = REPO_ROOT / "workflows-examples" / "project"
-BIN = Path(sys.executable).parent
-
-# Variables of the machine's own CI or tracking setup that must not leak into a run.
-_LEAKY = ("GITHUB_", "GITLAB_", "CI_", "RUNNER_", "MLFLOW_", "INPUT_", "MODELSHIP_", "DVC_")
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_LEAKY) and k != "CI"}
-    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}"
-    env.update(extra)
-    return env
-
-
-@dataclass
-class CliRun:
-    code: int
-    stdout: str
-    stderr: str
-    writes: list[tuple[float, str]] = field(default_factory=list)
-
-    @property
-    def outputs(self) -> dict[str, str]:
-        loaded: dict[str, str] = json.loads(self.stdout.strip().splitlines()[-1])
-        return loaded
-
-
-class _TimedStream(io.StringIO):
-    """stderr that remembers when each piece of text arrived (to see streaming)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.writes: list[tuple[float, str]] = []
-
-    def write(self, text: str) -> int:
-        import time
-
-        self.writes.append((time.monotonic(), text))
-        return super().write(text)
-
-
-def run_cli(argv: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None) -> CliRun:
-    out, err = io.StringIO(), _TimedStream()
-    code = main([*argv, "--json"], env=dict(env or clean_env()), cwd=cwd, stdout=out, stderr=err)
-    return CliRun(code, out.getvalue(), err.getvalue(), err.writes)
-
-
-def git(cwd: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip()
+# The data and train stages run dvc and python from the host's PATH; every run
+# reports its outputs as JSON.
+run_cli = functools.partial(harness_cli.run_cli, json_outputs=True, inherit=True)
 
 
 def dvc(cwd: Path, *args: str) -> str:
     done = subprocess.run(
-        [str(BIN / "dvc"), *args], cwd=cwd, capture_output=True, text=True, env=clean_env()
+        [str(BIN / "dvc"), *args], cwd=cwd, capture_output=True, text=True, env=host_env()
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
@@ -118,8 +62,7 @@ def prepared_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
     """Made once: git init, `dvc repro prepare`, `dvc push` to a local remote."""
     base = tmp_path_factory.mktemp("template")
     root, remote = base / "project", base / "remote"
-    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("__pycache__", "mlruns*"))
-    git(root, "init", "-q", "-b", "main")
+    copy_example_project(root)
     dvc(root, "remote", "add", "-d", "storage", str(remote))
     dvc(root, "repro", "prepare")
     dvc(root, "push")

@@ -6,7 +6,8 @@ import json
 import shutil
 from pathlib import Path
 
-from tests.data_train.conftest import Project, clean_env, dvc, run_cli
+from tests.data_train.conftest import Project, dvc, run_cli
+from tests.harness.cli import host_env
 
 
 def test_pull_restores_verifies_and_fingerprints_the_data(project: Project) -> None:
@@ -158,7 +159,7 @@ def test_working_directory_inside_the_workspace(project: Project) -> None:
     done = run_cli(
         ["data", "--pull", "false", "--working-directory", "project"],
         workspace,
-        clean_env(),
+        host_env(),
     )
     assert done.code == 0, done.stderr
     shutil.rmtree(workspace / "modelship-reports", ignore_errors=True)

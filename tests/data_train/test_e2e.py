@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from modelship import lineage
-from tests.data_train.conftest import Project, git
+from tests.data_train.conftest import Project
 from tests.data_train.test_train_stage import get_run, tags_of
 from tests.fixtures.mlflow_server import MlflowServer
+from tests.harness.checkout import git, gitlab_templates
 from tests.harness.runners import run_act, run_gitlab
 
 pytestmark = pytest.mark.e2e
@@ -136,11 +137,9 @@ def test_data_then_train_with_gitlab_ci_local(
     gitlab_python: Path,
 ) -> None:
     (project.root / ".gitlab-ci.yml").write_text(PIPELINE.format(checkout=modelship_checkout))
-    for stage in ("data", "train"):
-        template = modelship_checkout / "gitlab-templates" / f"{stage}.yml"
-        target = project.root / "modelship" / f"{stage}.yml"
-        target.parent.mkdir(exist_ok=True)
-        target.write_text(template.read_text())
+    (project.root / "modelship").mkdir(exist_ok=True)
+    for name, text in gitlab_templates(modelship_checkout, "data", "train").items():
+        (project.root / name).write_text(text)
     git(project.root, "add", "-A")
     git(project.root, "commit", "-q", "-m", "pipeline")
     project.drop_local_data()

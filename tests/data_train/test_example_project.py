@@ -8,9 +8,10 @@ import pytest
 
 from modelship import lineage
 from modelship.tracking import parse_model_uri
-from tests.data_train.conftest import Project, clean_env, run_cli
+from tests.data_train.conftest import Project, run_cli
 from tests.data_train.test_train_stage import get_run, metrics_of, tags_of
 from tests.fixtures.mlflow_server import MlflowServer
+from tests.harness.cli import host_env
 
 
 def test_data_then_train_leaves_a_run_with_lineage_and_a_loadable_model(
@@ -82,7 +83,7 @@ def test_the_worse_model_knob_through_dvc_params(
 
 
 def test_default_store_is_sqlite_in_the_workspace(project: Project) -> None:
-    done = run_cli(["train", "--command", "python train.py"], project.root, clean_env())
+    done = run_cli(["train", "--command", "python train.py"], project.root, host_env())
     assert done.code == 0, done.stderr
     assert (project.root / "mlruns.db").is_file()
     uri = f"sqlite:///{project.root.resolve() / 'mlruns.db'}"
@@ -95,7 +96,7 @@ def test_default_store_is_sqlite_in_the_workspace(project: Project) -> None:
     again = run_cli(
         ["train", "--command", "python train.py", "--params", "train.C=0.5"],
         project.root,
-        clean_env(),
+        host_env(),
     )
     assert again.code == 0, again.stderr
     from mlflow.tracking import MlflowClient
@@ -155,7 +156,7 @@ def test_examples_own_tests_pass(project: Project) -> None:
         cwd=project.root,
         capture_output=True,
         text=True,
-        env=clean_env(),
+        env=host_env(),
     )
     assert done.returncode == 0, done.stdout[-2000:]
     assert "7 passed" in done.stdout

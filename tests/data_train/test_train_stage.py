@@ -12,9 +12,11 @@ import pytest
 import requests
 
 from modelship import __version__, lineage
-from tests.data_train.conftest import clean_env, git, run_cli
+from tests.data_train.conftest import run_cli
 from tests.fixtures.mlflow_server import MlflowServer
 from tests.fixtures.net import free_port
+from tests.harness.checkout import git
+from tests.harness.cli import host_env
 
 ENV_DUMP = """\
 import json, os, sys
@@ -226,7 +228,7 @@ def test_password_from_the_environment_is_masked(
     script(
         workspace, "leak.py", "import os\nprint('pw is', os.environ['MLFLOW_TRACKING_PASSWORD'])\n"
     )
-    env = clean_env(MLFLOW_TRACKING_USERNAME="u", MLFLOW_TRACKING_PASSWORD="hunter2-long")
+    env = host_env(MLFLOW_TRACKING_USERNAME="u", MLFLOW_TRACKING_PASSWORD="hunter2-long")
     done = run_cli(train_args(mlflow_tracking, "--command", "python leak.py"), workspace, env)
     assert "pw is ***" in done.stderr
     assert "hunter2-long" not in done.stderr
@@ -260,7 +262,7 @@ def test_cancelled_job_stops_the_training_and_marks_the_run_killed(
     proc = subprocess.Popen(
         [str(BIN / "modelship"), *train_args(mlflow_tracking, "--command", "python long.py")],
         cwd=workspace,
-        env=clean_env(),
+        env=host_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

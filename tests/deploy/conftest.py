@@ -8,7 +8,6 @@ backend) reuses it.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
@@ -22,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from modelship.cli import main
+from tests.harness.cli import run_cli
 
 MODEL_SCRIPT = textwrap.dedent(
     """
@@ -71,27 +70,16 @@ class Run:
 
 def run_deploy(workspace: Path, args: list[str], env: Mapping[str, str] | None = None) -> Run:
     """Run `modelship deploy` as a user would, in `workspace`, with a clean CI-less env."""
-    base = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(workspace),
-        "MLFLOW_TRACKING_URI": "",
-    }
-    stdout, stderr = io.StringIO(), io.StringIO()
-    code = main(
-        ["deploy", *args, "--json"],
-        env={**base, **(env or {})},
-        cwd=workspace,
-        stdout=stdout,
-        stderr=stderr,
-    )
-    out = stdout.getvalue()
+    base = {"PATH": os.environ.get("PATH", ""), "MLFLOW_TRACKING_URI": ""}
+    done = run_cli(["deploy", *args], workspace, {**base, **(env or {})}, json_outputs=True)
+    out = done.stdout
     outputs: dict[str, str] = {}
     local = workspace / ".modelship" / "outputs" / "deploy.json"
     if out.strip():
         outputs = json.loads(out.strip().splitlines()[-1])
     elif local.exists():
         outputs = json.loads(local.read_text(encoding="utf-8"))
-    return Run(code, outputs, out, stderr.getvalue(), workspace)
+    return Run(done.code, outputs, out, done.stderr, workspace)
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.deploy.conftest import EXPECTED, IMAGE_V1, PAYLOAD
-from tests.harness.checkout import init_project
+from tests.harness.checkout import gitlab_templates, init_project
 from tests.harness.runners import run_act, run_gitlab
 
 pytestmark = pytest.mark.e2e
@@ -124,14 +124,13 @@ check:
 def test_deploy_local_with_gitlab_ci_local(
     tmp_path: Path, model_dir: Path, modelship_checkout: Path, gitlab_python: Path
 ) -> None:
-    template = (modelship_checkout / "gitlab-templates" / "deploy.yml").read_text()
     project = init_project(
         tmp_path / "gl-repo",
         {
             ".gitlab-ci.yml": PIPELINE.format(
                 install=f"{modelship_checkout}[kube,mlflow]", model=model_dir, expected=EXPECTED
             ),
-            "modelship/deploy.yml": template,
+            **gitlab_templates(modelship_checkout, "deploy"),
             "smoke.json": PAYLOAD,
         },
     )

@@ -2,39 +2,20 @@
 
 from __future__ import annotations
 
-import http.server
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.deploy.conftest import kubeconfig_for, run_deploy
-
-
-class _Recorder(http.server.BaseHTTPRequestHandler):
-    seen: list[str] = []  # noqa: RUF012
-
-    def do_GET(self) -> None:
-        self.seen.append(self.path)
-        self.send_response(500)
-        self.end_headers()
-
-    do_PATCH = do_POST = do_PUT = do_DELETE = do_GET
-
-    def log_message(self, *args: object) -> None:
-        pass
+from tests.harness.http import LoopbackServer, Recorded, RefusingHandler
 
 
 @pytest.fixture
-def cluster_url() -> Iterator[tuple[str, list[str]]]:
+def cluster_url() -> Iterator[tuple[str, list[Recorded]]]:
     """An API server that records every request: none may arrive."""
-    _Recorder.seen = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", _Recorder.seen
-    server.shutdown()
+    with LoopbackServer(RefusingHandler) as server:
+        yield server.url, server.requests
 
 
 BAD_INPUTS = [
@@ -70,7 +51,7 @@ BAD_INPUTS = [
 
 @pytest.mark.parametrize(("name", "value"), BAD_INPUTS, ids=[f"{n}={v!r}" for n, v in BAD_INPUTS])
 def test_a_bad_input_stops_the_deploy_before_any_side_effect(
-    tmp_path: Path, cluster_url: tuple[str, list[str]], name: str, value: str
+    tmp_path: Path, cluster_url: tuple[str, list[Recorded]], name: str, value: str
 ) -> None:
     url, seen = cluster_url
     args = ["--image", "registry.local/churn:1", "--model-name", "churn"]
@@ -88,7 +69,7 @@ def test_a_bad_input_stops_the_deploy_before_any_side_effect(
 
 
 def test_a_canary_needs_a_weight_above_zero(
-    tmp_path: Path, cluster_url: tuple[str, list[str]]
+    tmp_path: Path, cluster_url: tuple[str, list[Recorded]]
 ) -> None:
     url, seen = cluster_url
     args = ["--image", "img:1", "--model-name", "churn", "--kubeconfig", kubeconfig_for(url)]

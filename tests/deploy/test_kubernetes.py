@@ -7,11 +7,8 @@ scoring server of this session.
 
 from __future__ import annotations
 
-import http.server
-import json
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +25,7 @@ from tests.deploy.conftest import (
     Run,
     run_deploy,
 )
+from tests.harness.http import JsonHandler, LoopbackServer
 
 NAME = "churn-staging"
 
@@ -196,36 +194,25 @@ def test_blue_green_switches_and_keeps_the_old_colour(cluster: Any, tmp_path: Pa
     assert "switched Service/churn-staging from blue to green" in second.report()
 
 
-class _Flaky(http.server.BaseHTTPRequestHandler):
+class _Flaky(JsonHandler):
     """A model that answers the preview's smoke test, then breaks under live traffic."""
 
     good_answers = 3
 
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.read_body()
         if type(self).good_answers > 0:
             type(self).good_answers -= 1
-            body, code = json.dumps({"predictions": [0, 1]}).encode(), 200
+            self.send_json(200, {"predictions": [0, 1]})
         else:
-            body, code = b'{"message": "model crashed"}', 500
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
+            self.send_json(500, {"message": "model crashed"})
 
 
 @pytest.fixture
 def flaky_backend() -> Iterator[str]:
     _Flaky.good_answers = 3
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Flaky)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with LoopbackServer(_Flaky) as server:
+        yield server.url
 
 
 def test_blue_green_switches_back_when_live_traffic_fails(

@@ -8,9 +8,7 @@ answers the smoke test's `/ping`).
 from __future__ import annotations
 
 import base64
-import http.server
 import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ import pytest
 import yaml
 
 from tests.deploy.conftest import Run, run_deploy
+from tests.harness.http import JsonHandler, LoopbackServer
 
 IMAGE = "registry.local/churn:5"
 PASSWORD = "pa55-w0rd-never-shown"
@@ -58,14 +57,9 @@ data: {{api-key: {base64.b64encode(API_KEY.encode()).decode()}}}
 """
 
 
-class _Ping(http.server.BaseHTTPRequestHandler):
+class _Ping(JsonHandler):
     def do_GET(self) -> None:
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"\n")
-
-    def log_message(self, *args: object) -> None:
-        pass
+        self.send_bytes(200, b"\n")
 
 
 @pytest.fixture
@@ -73,17 +67,14 @@ def cluster(tmp_path: Path) -> Iterator[Any]:
     """The API test server; pods of IMAGE answer `/ping` through the service proxy."""
     from tests.fixtures.kube import kube_server
 
-    backend = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Ping)
-    thread = threading.Thread(target=backend.serve_forever, daemon=True)
-    thread.start()
     directory = tmp_path / "kube"
     directory.mkdir()
-    try:
-        with kube_server(directory, namespaces=("ml",), namespace="ml") as server:
-            server.set_backend(IMAGE, f"http://127.0.0.1:{backend.server_address[1]}")
-            yield server
-    finally:
-        backend.shutdown()
+    with (
+        LoopbackServer(_Ping) as backend,
+        kube_server(directory, namespaces=("ml",), namespace="ml") as server,
+    ):
+        server.set_backend(IMAGE, backend.url)
+        yield server
 
 
 def _github(workspace: Path) -> dict[str, str]:

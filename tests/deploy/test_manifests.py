@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import http.server
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +13,7 @@ import yaml
 from modelship.ci.errors import UsageError
 from modelship.kube import manifests, render
 from tests.deploy.conftest import kubeconfig_for, run_deploy
+from tests.harness.http import LoopbackServer, Recorded, RefusingHandler
 
 
 def _spec(**overrides: object) -> render.AppSpec:
@@ -182,32 +181,14 @@ def test_cluster_scoped_and_foreign_namespaces_are_refused() -> None:
         manifests.set_namespace(other, "ml")
 
 
-class _Recorder(http.server.BaseHTTPRequestHandler):
-    seen: list[str] = []  # noqa: RUF012
-
-    def do_GET(self) -> None:
-        self.seen.append(self.path)
-        self.send_response(500)
-        self.end_headers()
-
-    do_PATCH = do_POST = do_GET
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
-def recorder() -> Iterator[tuple[str, list[str]]]:
-    _Recorder.seen = []
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", _Recorder.seen
-    server.shutdown()
+def recorder() -> Iterator[tuple[str, list[Recorded]]]:
+    with LoopbackServer(RefusingHandler) as server:
+        yield server.url, server.requests
 
 
 def test_invalid_manifests_exit_2_before_the_cluster_is_contacted(
-    tmp_path: Path, recorder: tuple[str, list[str]]
+    tmp_path: Path, recorder: tuple[str, list[Recorded]]
 ) -> None:
     url, seen = recorder
     (tmp_path / "k8s.yaml").write_text(USER_MANIFESTS.replace("replicas: 1", "replicas: many"))

@@ -7,12 +7,10 @@ gets a workspace holding the validation CSV and runs the CLI in-process.
 
 from __future__ import annotations
 
-import io
-import json
+import functools
 import os
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,10 +18,9 @@ from typing import Any
 import mlflow.pyfunc
 import pytest
 
-from modelship.cli import main
 from tests.fixtures.mlflow_server import MlflowServer
-
-_LEAKY = ("GITHUB_", "GITLAB_", "CI_", "RUNNER_", "MLFLOW_", "INPUT_", "MODELSHIP_")
+from tests.harness import cli as harness_cli
+from tests.harness.cli import CliRun, host_env
 
 LINEAGE = {
     "modelship.git_sha": "0123456789abcdef0123456789abcdef01234567",
@@ -39,31 +36,8 @@ LINEAGE = {
 REQUIREMENTS = ["mlflow", "scikit-learn", "pandas"]
 
 
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_LEAKY) and k != "CI"}
-    env.update(extra)
-    return env
-
-
-@dataclass
-class CliRun:
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def outputs(self) -> dict[str, str]:
-        loaded: dict[str, str] = json.loads(self.stdout.strip().splitlines()[-1])
-        return loaded
-
-    def json(self, name: str) -> Any:
-        return json.loads(self.outputs[name])
-
-
-def run_cli(args: Sequence[str], env: Mapping[str, str], cwd: Path) -> CliRun:
-    out, err = io.StringIO(), io.StringIO()
-    code = main([*args, "--json"], env=env, cwd=cwd, stdout=out, stderr=err)
-    return CliRun(code, out.getvalue(), err.getvalue())
+# Every run reports its outputs as JSON.
+run_cli = functools.partial(harness_cli.run_cli, json_outputs=True)
 
 
 @dataclass(frozen=True)
@@ -163,7 +137,7 @@ def model_name() -> str:
 
 @pytest.fixture
 def env(mlflow_tracking: MlflowServer) -> dict[str, str]:
-    return clean_env(MLFLOW_TRACKING_URI=mlflow_tracking.uri)
+    return host_env(MLFLOW_TRACKING_URI=mlflow_tracking.uri)
 
 
 def make_champion(tracking_uri: str, name: str, model_uri: str) -> str:
@@ -203,8 +177,8 @@ class Case:
                 "label",
                 *extra,
             ],
-            self.env,
             self.workspace,
+            self.env,
         )
 
     def junit(self) -> Any:

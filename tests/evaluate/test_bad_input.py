@@ -2,44 +2,24 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 
-from tests.evaluate.conftest import clean_env, run_cli
+from tests.evaluate.conftest import run_cli
+from tests.harness.cli import host_env
+from tests.harness.http import LoopbackServer, Recorded, RefusingHandler
 
-
-class _Recorder(BaseHTTPRequestHandler):
-    seen: ClassVar[list[str]] = []
-
-    def _answer(self) -> None:
-        self.seen.append(self.path)
-        self.send_response(500)
-        self.end_headers()
-
-    do_GET = do_POST = do_PATCH = do_DELETE = _answer
-
-    def log_message(self, format: str, *args: object) -> None:
-        return
+# The tracking URI, and every request that reached it.
+Watched = tuple[str, list[Recorded]]
 
 
 @pytest.fixture
-def tracking_server() -> Iterator[tuple[str, list[str]]]:
+def tracking_server() -> Iterator[Watched]:
     """A tracking URI that records every request made to it."""
-    seen: ClassVar[list[str]] = []
-    handler = type("Recorder", (_Recorder,), {"seen": seen})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", seen
-    finally:
-        server.shutdown()
-        server.server_close()
+    with LoopbackServer(RefusingHandler) as server:
+        yield server.url, server.requests
 
 
 @pytest.fixture
@@ -86,10 +66,14 @@ def _with(args: list[str], flag: str, value: str) -> list[str]:
     ],
 )
 def test_bad_evaluate_input_exits_2_before_any_mlflow_call(
-    workspace: Path, tracking_server: tuple[str, list[str]], flag: str, value: str, message: str
+    workspace: Path,
+    tracking_server: tuple[str, list[Recorded]],
+    flag: str,
+    value: str,
+    message: str,
 ) -> None:
     uri, seen = tracking_server
-    result = run_cli(_with(EVALUATE, flag, value), clean_env(MLFLOW_TRACKING_URI=uri), workspace)
+    result = run_cli(_with(EVALUATE, flag, value), workspace, host_env(MLFLOW_TRACKING_URI=uri))
     assert result.code == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -111,10 +95,14 @@ REGISTER = ["register", "--model-uri", "runs:/0123abcd/model", "--model-name", "
     ],
 )
 def test_bad_register_input_exits_2_before_any_mlflow_call(
-    workspace: Path, tracking_server: tuple[str, list[str]], flag: str, value: str, message: str
+    workspace: Path,
+    tracking_server: tuple[str, list[Recorded]],
+    flag: str,
+    value: str,
+    message: str,
 ) -> None:
     uri, seen = tracking_server
-    result = run_cli(_with(REGISTER, flag, value), clean_env(MLFLOW_TRACKING_URI=uri), workspace)
+    result = run_cli(_with(REGISTER, flag, value), workspace, host_env(MLFLOW_TRACKING_URI=uri))
     assert result.code == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr

@@ -9,7 +9,7 @@ import pytest
 from modelship import registry, tracking
 from tests.evaluate.conftest import Models, make_champion
 from tests.fixtures.mlflow_server import MlflowServer
-from tests.harness.checkout import init_project
+from tests.harness.checkout import gitlab_templates, init_project
 from tests.harness.runners import run_act, run_gitlab
 
 pytestmark = pytest.mark.e2e
@@ -128,13 +128,13 @@ def test_evaluate_register_promote_with_gitlab_ci_local(
     mlflow_tracking: MlflowServer,
 ) -> None:
     name = "e2e-gitlab"
-    templates = modelship_checkout / "gitlab-templates"
     pipeline = GITLAB_PIPELINE.format(
         install=modelship_checkout, name=name, candidate=models.uris["strong"]
     )
-    files = {".gitlab-ci.yml": pipeline}
-    for stage in ("evaluate", "register", "promote"):
-        files[f"modelship/{stage}.yml"] = (templates / f"{stage}.yml").read_text()
+    files = {
+        ".gitlab-ci.yml": pipeline,
+        **gitlab_templates(modelship_checkout, "evaluate", "register", "promote"),
+    }
     project = _project(tmp_path, models, files)
     run = run_gitlab(
         project,

@@ -171,7 +171,7 @@ def test_parquet_and_jsonl_data(case: Case) -> None:
     for name in ("validation.parquet", "validation.jsonl"):
         args = ["evaluate", "--model-uri", case.models.uris["strong"], "--model-name", case.name]
         args += ["--data", f"data/{name}", "--target", "label", "--bootstrap-samples", "0"]
-        result = run_cli(args, case.env, case.workspace)
+        result = run_cli(args, case.workspace, case.env)
         assert result.code == 0, result.stderr
         seen.append(result.json("metrics")["accuracy"])
     assert seen[0] == seen[1] == pytest.approx(0.9789, abs=1e-3)

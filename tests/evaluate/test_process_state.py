@@ -30,7 +30,7 @@ def test_stages_leave_mlflow_process_wide_settings_alone(case: Case) -> None:
     )
     assert registered.code == 0, registered.stderr
     version = registered.outputs["model-version"]
-    promoted = run_cli(["promote", "--version", version, *args], case.env, case.workspace)
+    promoted = run_cli(["promote", "--version", version, *args], case.workspace, case.env)
     assert promoted.code == 0, promoted.stderr
 
     assert mlflow.get_tracking_uri() == elsewhere

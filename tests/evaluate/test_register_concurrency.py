@@ -9,7 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from modelship import tracking
-from tests.evaluate.conftest import Case, CliRun, run_cli
+from tests.evaluate.conftest import Case, run_cli
+from tests.harness.cli import CliRun
 
 pytestmark = pytest.mark.services
 
@@ -27,7 +28,7 @@ def test_simultaneous_registrations_of_one_source_agree_on_one_version(case: Cas
     def register(name: str) -> CliRun:
         start.wait()
         args = ["register", "--model-uri", source, "--model-name", name]
-        return run_cli(args, case.env, case.workspace)
+        return run_cli(args, case.workspace, case.env)
 
     with ThreadPoolExecutor(max_workers=2 * PAIRS) as pool:
         futures = {name: [pool.submit(register, name) for _ in range(2)] for name in names}

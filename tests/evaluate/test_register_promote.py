@@ -15,11 +15,11 @@ pytestmark = pytest.mark.services
 
 def register(case: Case, model: str, *extra: str) -> Any:
     args = ["register", "--model-uri", case.models.uris[model], "--model-name", case.name]
-    return run_cli([*args, *extra], case.env, case.workspace)
+    return run_cli([*args, *extra], case.workspace, case.env)
 
 
 def promote(case: Case, *extra: str) -> Any:
-    return run_cli(["promote", "--model-name", case.name, *extra], case.env, case.workspace)
+    return run_cli(["promote", "--model-name", case.name, *extra], case.workspace, case.env)
 
 
 def test_register_twice_gives_one_version_with_lineage(case: Case) -> None:

@@ -20,30 +20,19 @@ that the token was sent, and where. Requests without the expected token get
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
-
-@dataclass
-class Recorded:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    headers: dict[str, str]
-    body: Any
+from tests.harness.http import JsonHandler, LoopbackServer, Recorded
 
 
 @dataclass
 class ForgeState:
     token: str
-    requests: list[Recorded] = field(default_factory=list)
     # (forge, thread key) -> comments; thread key is "owner/repo#n" or "project!iid"
     comments: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     issues: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
@@ -61,6 +50,7 @@ class ForgeState:
 class FakeForge:
     url: str
     state: ForgeState
+    server: LoopbackServer
 
     @property
     def github_api(self) -> str:
@@ -78,7 +68,7 @@ class FakeForge:
 
     @property
     def requests(self) -> list[Recorded]:
-        return self.state.requests
+        return self.server.requests
 
     def fail_next(
         self,
@@ -103,20 +93,10 @@ _GL_ISSUES = re.compile(r"^/gitlab/api/v4/projects/([^/]+)/issues$")
 _GL_ISSUE = re.compile(r"^/gitlab/api/v4/projects/([^/]+)/issues/(\d+)$")
 
 
-def _handler(state: ForgeState, base_url: list[str]) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # quiet
-            pass
-
+def _handler(state: ForgeState) -> type[JsonHandler]:
+    class Handler(JsonHandler):
         def _reply(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for key, value in (headers or {}).items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(data)
+            self.send_json(status, payload, headers)
 
         def _page(
             self, items: list[dict[str, Any]], query: dict[str, list[str]], forge: str, path: str
@@ -128,28 +108,22 @@ def _handler(state: ForgeState, base_url: list[str]) -> type[BaseHTTPRequestHand
             more = page * per_page < len(items)
             if forge == "github" and more:
                 rest = "&".join(f"{k}={v[0]}" for k, v in query.items() if k != "page")
-                url = f"{base_url[0]}{path}?{rest}&page={page + 1}"
+                url = f"{self.server.url}{path}?{rest}&page={page + 1}"
                 headers["Link"] = f'<{url}>; rel="next"'
             if forge == "gitlab":
                 headers["X-Next-Page"] = str(page + 1) if more else ""
             self._reply(200, chunk, headers)
 
         def _handle(self, method: str) -> None:
-            parts = urlsplit(self.path)
-            query = parse_qs(parts.query)
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            body = json.loads(raw) if raw else None
+            seen = self.record(self.read_json())
+            path, query, body = seen.path, seen.query, seen.body
             with state.lock:
-                state.requests.append(
-                    Recorded(method, parts.path, query, dict(self.headers.items()), body)
-                )
                 canned = next((f for f in state.failures if f[0] in (None, method)), None)
                 if canned is not None:
                     state.failures.remove(canned)
                     self._reply(canned[1], {"message": f"canned HTTP {canned[1]}"}, canned[2])
                     return
-                self._route(method, parts.path, query, body)
+                self._route(method, path, query, body)
 
         def _authorized(self, forge: str) -> bool:
             if forge == "github":
@@ -169,7 +143,11 @@ def _handler(state: ForgeState, base_url: list[str]) -> type[BaseHTTPRequestHand
                     return
                 if method == "POST":
                     cid = state.new_id()
-                    item = {"id": cid, "body": body["body"], "html_url": f"{base_url[0]}/c/{cid}"}
+                    item = {
+                        "id": cid,
+                        "body": body["body"],
+                        "html_url": f"{self.server.url}/c/{cid}",
+                    }
                     items.append(item)
                     self._reply(201, item)
                     return
@@ -201,7 +179,7 @@ def _handler(state: ForgeState, base_url: list[str]) -> type[BaseHTTPRequestHand
                         "body": body.get("body", ""),
                         "labels": [{"name": n} for n in body.get("labels", [])],
                         "state": "open",
-                        "html_url": f"{base_url[0]}/{match[1]}/issues/{number}",
+                        "html_url": f"{self.server.url}/{match[1]}/issues/{number}",
                     }
                     items.append(item)
                     self._reply(201, item)
@@ -249,7 +227,7 @@ def _handler(state: ForgeState, base_url: list[str]) -> type[BaseHTTPRequestHand
                         "description": body.get("description", ""),
                         "labels": [x for x in str(body.get("labels", "")).split(",") if x],
                         "state": "opened",
-                        "web_url": f"{base_url[0]}/gitlab/{match[1]}/-/issues/{iid}",
+                        "web_url": f"{self.server.url}/gitlab/{match[1]}/-/issues/{iid}",
                     }
                     items.append(item)
                     self._reply(201, item)
@@ -285,14 +263,5 @@ def _handler(state: ForgeState, base_url: list[str]) -> type[BaseHTTPRequestHand
 def forge_server(token: str) -> Iterator[FakeForge]:
     """Serve the fake GitHub and GitLab APIs on a loopback port."""
     state = ForgeState(token)
-    base: list[str] = [""]
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state, base))
-    base[0] = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield FakeForge(base[0], state)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with LoopbackServer(_handler(state)) as server:
+        yield FakeForge(server.url, state, server)

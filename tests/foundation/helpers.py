@@ -1,34 +1,8 @@
-"""Running the CLI in-process as a user would, with an injected environment."""
+"""Reading what a run leaves for the CI runner."""
 
 from __future__ import annotations
 
-import io
-import json
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-
-from modelship.cli import main
-
-
-@dataclass
-class CliRun:
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def outputs(self) -> dict[str, str]:
-        loaded: dict[str, str] = json.loads(self.stdout.strip().splitlines()[-1])
-        return loaded
-
-
-def run_cli(argv: Sequence[str], cwd: Path, env: Mapping[str, str] | None = None) -> CliRun:
-    out, err = io.StringIO(), io.StringIO()
-    base = {"PATH": "/usr/bin:/bin", "HOME": str(cwd)}
-    code = main(list(argv), env={**base, **(env or {})}, cwd=cwd, stdout=out, stderr=err)
-    return CliRun(code, out.getvalue(), err.getvalue())
 
 
 def parse_github_output(text: str) -> dict[str, str]:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from modelship.source.versioning import environment_for, oci_tag, parse_branch_environments, semver
-from tests.foundation.helpers import run_cli
 from tests.harness.checkout import git, init_project
+from tests.harness.cli import run_cli
 
 RULES = parse_branch_environments("main=production,release/*=staging,*=development")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.checkout import init_project
+from tests.harness.checkout import gitlab_templates, init_project
 from tests.harness.runners import run_act, run_gitlab
 
 pytestmark = pytest.mark.e2e
@@ -167,13 +167,11 @@ def test_outputs_hand_over_between_jobs_with_gitlab_ci_local(
     tmp_path: Path, modelship_checkout: Path, gitlab_python_pip: Path
 ) -> None:
     gitlab_python = gitlab_python_pip
-    templates = modelship_checkout / "gitlab-templates"
     project = init_project(
         tmp_path / "gl-repo",
         {
             ".gitlab-ci.yml": GITLAB_PIPELINE.format(install=modelship_checkout),
-            "modelship/context.yml": (templates / "context.yml").read_text(),
-            "modelship/test.yml": (templates / "test.yml").read_text(),
+            **gitlab_templates(modelship_checkout, "context", "test"),
             "tests/test_model.py": PROJECT_TESTS,
         },
     )

@@ -9,7 +9,7 @@ import pytest
 from modelship.ci.errors import UsageError
 from modelship.ci.inputs import Inputs, parse_key_values, split_list
 from modelship.spec import Input, Output, Stage
-from tests.foundation.helpers import run_cli
+from tests.harness.cli import run_cli
 
 STAGE = Stage(
     name="demo",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from modelship.ci.log import Logger
 from modelship.ci.summary import Summary, truncate_for_step_summary
-from tests.foundation.helpers import run_cli
+from tests.harness.cli import run_cli
 
 
 def test_every_line_of_a_secret_is_masked_and_redacted() -> None:

@@ -99,8 +99,8 @@ def test_gitlab_rerun_replaces_its_own_lines_and_keeps_others(tmp_path: Path) ->
 
 
 def test_local_outputs_and_json_on_stdout(tmp_path: Path) -> None:
-    from tests.foundation.helpers import run_cli
     from tests.harness.checkout import init_project
+    from tests.harness.cli import run_cli
 
     project = init_project(tmp_path / "p", {"README.md": "x"})
     run = run_cli(["context", "--json"], project)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from tests.foundation.helpers import run_cli
 from tests.harness.checkout import init_project
+from tests.harness.cli import run_cli
 
 PASSING = "def test_one():\n    assert 1 + 1 == 2\n\ndef test_two():\n    assert True\n"
 FAILING = (

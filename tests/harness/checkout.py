@@ -1,4 +1,6 @@
-"""A clean copy of this checkout, as a user's runner would fetch it at `@v1`."""
+"""What an end-to-end run starts from: a clean copy of this checkout, as a
+user's runner fetches it at `@v1`, and the user's own repository (files of the
+test's choosing, or the example ML project) with modelship's templates vendored."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE_PROJECT = REPO_ROOT / "workflows-examples" / "project"
 
 
 def export_checkout(destination: Path) -> Path:
@@ -43,11 +46,27 @@ def init_project(path: Path, files: dict[str, str], branch: str = "main") -> Pat
     return path
 
 
+def copy_example_project(destination: Path, branch: str = "main") -> Path:
+    """The example ML project in a new git repository on `branch`, nothing committed yet."""
+    ignored = shutil.ignore_patterns("__pycache__", "mlruns*")
+    shutil.copytree(EXAMPLE_PROJECT, destination, ignore=ignored)
+    git(destination, "init", "-q", "-b", branch)
+    return destination
+
+
+def gitlab_templates(checkout: Path, *stages: str) -> dict[str, str]:
+    """modelship's include templates of `stages` from `checkout`, where a user
+    vendors them: `modelship/<stage>.yml` (files for `init_project`)."""
+    folder = checkout / "gitlab-templates"
+    return {f"modelship/{stage}.yml": (folder / f"{stage}.yml").read_text() for stage in stages}
+
+
 def git(path: Path, *args: str) -> str:
+    """git as the user `ci`; its output without surrounding whitespace."""
     return subprocess.run(
         ["git", "-c", "user.email=ci@example.com", "-c", "user.name=ci", *args],
         cwd=path,
         capture_output=True,
         text=True,
         check=True,
-    ).stdout
+    ).stdout.strip()

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness.runner_image import Engine
+from tests.harness.servers import ServerFailed, ServerProcess
 
 
 def engine_answers(env: Mapping[str, str]) -> bool:
@@ -56,23 +55,14 @@ def private_dockerd() -> Iterator[Engine]:
         "--bridge=none",
         "--iptables=false",
     ]
-    with (root / "dockerd.log").open("w") as log:
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 60
-        while not engine_answers(env):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                log_text = (root / "dockerd.log").read_text(errors="replace")[-3000:]
-                pytest.fail(f"a private dockerd did not start:\n{log_text}")
-            time.sleep(0.5)
-        yield Engine(env)
+        with ServerProcess(argv, root / "dockerd.log") as dockerd:
+            try:
+                dockerd.wait_until(lambda: engine_answers(env), timeout=60, what="answer")
+            except ServerFailed as failed:
+                pytest.fail(f"a private dockerd did not start: {failed}")
+            yield Engine(env)
     finally:
-        os.kill(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
         # dockerd leaves its network namespace mounted under the exec root.
         netns = root / "exec" / "netns" / "default"
         if netns.exists():

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +15,9 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 
-from tests.fixtures.net import free_port, wait_http
+from tests.fixtures.net import free_port
+from tests.harness.http import JsonHandler, LoopbackServer
+from tests.harness.servers import ServerProcess
 
 
 def write_table(table: pa.Table, path: Path) -> Path:
@@ -89,20 +88,11 @@ def pushgateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pushgatewa
             "prometheus-pushgateway is not installed (apt-get install prometheus-pushgateway)"
         )
     port = free_port()
-    log = (tmp_path_factory.mktemp("pushgateway") / "log").open("w")
-    proc = subprocess.Popen(
-        [binary, f"--web.listen-address=127.0.0.1:{port}"], stdout=log, stderr=subprocess.STDOUT
-    )
-    try:
-        wait_http(f"http://127.0.0.1:{port}/-/ready", timeout=30, proc=proc)
+    log = tmp_path_factory.mktemp("pushgateway") / "log"
+    argv = [binary, f"--web.listen-address=127.0.0.1:{port}"]
+    with ServerProcess(argv, log, stop_timeout=10) as server:
+        server.wait_http(f"http://127.0.0.1:{port}/-/ready", timeout=30)
         yield Pushgateway(f"http://127.0.0.1:{port}")
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @dataclass
@@ -118,27 +108,13 @@ def webhook() -> Iterator[Webhook]:
     """A local HTTP server standing in for a Slack/Teams incoming webhook."""
     hook = Webhook("")
 
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
+    class Handler(JsonHandler):
         def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", "0"))
-            body = self.rfile.read(length)
+            body = self.read_json()
             hook.headers.append(dict(self.headers))
-            hook.received.append(json.loads(body))
-            self.send_response(hook.status)
-            self.send_header("Content-Type", "text/plain")
-            self.end_headers()
-            self.wfile.write(b"ok" if hook.status < 300 else b"no_service")
+            hook.received.append(body)
+            self.send_bytes(hook.status, b"ok" if hook.status < 300 else b"no_service")
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    hook.url = f"http://127.0.0.1:{server.server_address[1]}/services/T000/B000/s3cr3tT0kenPart"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with LoopbackServer(Handler) as server:
+        hook.url = f"{server.url}/services/T000/B000/s3cr3tT0kenPart"
         yield hook
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

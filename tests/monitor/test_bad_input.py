@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.foundation.helpers import CliRun, run_cli
+from tests.harness.cli import CliRun, run_cli
 from tests.monitor.conftest import drift_tables, write_table
 
 

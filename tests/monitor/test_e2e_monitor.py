@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.checkout import init_project
+from tests.harness.checkout import gitlab_templates, init_project
 from tests.harness.runners import run_act, run_gitlab
 
 pytestmark = pytest.mark.e2e
@@ -93,12 +93,11 @@ retrain:
 def test_drift_starts_retraining_with_gitlab_ci_local(
     tmp_path: Path, modelship_checkout: Path, gitlab_python: Path
 ) -> None:
-    templates = modelship_checkout / "gitlab-templates"
     project = init_project(
         tmp_path / "gl-repo",
         {
             ".gitlab-ci.yml": GITLAB_PIPELINE.format(install=modelship_checkout),
-            "modelship/monitor.yml": (templates / "monitor.yml").read_text(),
+            **gitlab_templates(modelship_checkout, "monitor"),
             "data/reference.csv": _csv(0.0),
             "data/current.csv": _csv(1.0),
         },

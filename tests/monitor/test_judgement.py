@@ -15,7 +15,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from tests.foundation.helpers import CliRun, parse_github_output, run_cli
+from tests.foundation.helpers import parse_github_output
+from tests.harness.cli import CliRun, run_cli
 from tests.monitor.conftest import Webhook, drift_tables, write_table
 
 

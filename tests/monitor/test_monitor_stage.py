@@ -11,7 +11,8 @@ import pyarrow as pa
 import pytest
 
 from tests.fakes.forge_server import forge_server
-from tests.foundation.helpers import parse_github_output, run_cli
+from tests.foundation.helpers import parse_github_output
+from tests.harness.cli import run_cli
 from tests.monitor.conftest import Pushgateway, Webhook, drift_tables, write_table
 
 
@@ -436,7 +437,8 @@ def test_a_pushgateway_behind_basic_auth_gets_the_metrics_and_the_password_stays
 
     import requests
 
-    from tests.fixtures.net import free_port, wait_http
+    from tests.fixtures.net import free_port
+    from tests.harness.servers import ServerProcess
 
     hashed = subprocess.run(
         ["htpasswd", "-nbBC", "5", "admin", "S3cret"], capture_output=True, text=True, check=True
@@ -446,13 +448,9 @@ def test_a_pushgateway_behind_basic_auth_gets_the_metrics_and_the_password_stays
     binary = shutil.which("prometheus-pushgateway") or shutil.which("pushgateway")
     assert binary is not None
     port = free_port()
-    proc = subprocess.Popen(
-        [binary, f"--web.listen-address=127.0.0.1:{port}", f"--web.config.file={config}"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_http(f"http://127.0.0.1:{port}/-/ready", timeout=30, proc=proc)
+    argv = [binary, f"--web.listen-address=127.0.0.1:{port}", f"--web.config.file={config}"]
+    with ServerProcess(argv, tmp_path / "gateway" / "log", stop_timeout=10) as server:
+        server.wait_http(f"http://127.0.0.1:{port}/-/ready", timeout=30)
         env = {"GITHUB_ACTIONS": "true", "GITHUB_WORKSPACE": str(tmp_path)}
         gateway = f"http://admin:S3cret@127.0.0.1:{port}"
         run = monitor(tmp_path, "--pushgateway-url", gateway, "--model-name", "churn", env=env)
@@ -471,6 +469,3 @@ def test_a_pushgateway_behind_basic_auth_gets_the_metrics_and_the_password_stays
         assert "metrics not pushed to" in wrong.stderr
         assert "the Pushgateway answered HTTP 401" in wrong.stderr
         assert wrong.outputs["drift-detected"] == "true"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from tests.foundation.helpers import run_cli
+from tests.harness.cli import run_cli
 from tests.monitor.conftest import write_table
 
 

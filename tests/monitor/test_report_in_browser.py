@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.foundation.helpers import run_cli
 from tests.harness.browser import read_page, rendered_dom
+from tests.harness.cli import run_cli
 
 
 def test_drift_report_renders_its_table_and_histograms_in_chromium(

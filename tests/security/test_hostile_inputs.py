@@ -23,8 +23,9 @@ import pytest
 
 from modelship.spec import Input, Stage
 from modelship.stages import STAGES, load
-from tests.foundation.helpers import parse_github_output, run_cli
+from tests.foundation.helpers import parse_github_output
 from tests.harness.checkout import init_project
+from tests.harness.cli import run_cli
 
 KUBE_TOKEN = "kube-Zq9TokenValue-0xA1"
 KUBE_KEY = "\n".join(

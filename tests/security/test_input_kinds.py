@@ -10,7 +10,7 @@ from modelship.ci.errors import UsageError
 from modelship.ci.inputs import Inputs, RawValue
 from modelship.spec import Input, Stage
 from modelship.stages import STAGES, load
-from tests.foundation.helpers import run_cli
+from tests.harness.cli import run_cli
 
 
 def _stage(item: Input) -> Stage:
@@ -157,22 +157,11 @@ def test_a_path_input_or_a_symlink_never_leaves_the_workspace(tmp_path: Path) ->
 def test_lineage_never_shows_a_tracking_password(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import io
-
-    from modelship.cli import main
-
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
-    out, err = io.StringIO(), io.StringIO()
     uri = "http://admin:Lin3agePw@127.0.0.1:9"
-    code = main(
-        ["lineage", "models:/churn/1", "--tracking-uri", uri],
-        env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"},
-        cwd=tmp_path,
-        stdout=out,
-        stderr=err,
-    )
-    assert code == 3
-    assert "Lin3agePw" not in out.getvalue() + err.getvalue()
-    assert "Traceback" not in err.getvalue()
-    assert "http://***@127.0.0.1:9" in err.getvalue()
+    run = run_cli(["lineage", "models:/churn/1", "--tracking-uri", uri], tmp_path)
+    assert run.code == 3
+    assert "Lin3agePw" not in run.stdout + run.stderr
+    assert "Traceback" not in run.stderr
+    assert "http://***@127.0.0.1:9" in run.stderr

@@ -12,8 +12,9 @@ import pytest
 from modelship.ci.outputs import write_gitlab
 from modelship.ci.runner import run_stage
 from modelship.spec import Stage
-from tests.foundation.helpers import parse_github_output, run_cli
+from tests.foundation.helpers import parse_github_output
 from tests.harness.checkout import init_project
+from tests.harness.cli import run_cli
 from tests.security import probe_stages
 
 

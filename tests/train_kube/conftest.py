@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.data_train.conftest import clean_env, git
 from tests.fakes.kube_server import KubeServer
 from tests.fixtures.kube import kube_server
+from tests.harness.checkout import git
+from tests.harness.cli import host_env
 
 IMAGE = "registry.local/churn-train:1"
 
@@ -55,4 +56,4 @@ def workspace(tmp_path: Path) -> Path:
 
 def pod_env(**extra: str) -> dict[str, str]:
     """The environment of the "image": this Python with mlflow and scikit-learn."""
-    return clean_env(**extra)
+    return host_env(**extra)

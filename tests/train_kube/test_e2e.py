@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.data_train.conftest import git
 from tests.data_train.test_train_stage import get_run
 from tests.fakes.kube_server import KubeServer
 from tests.fixtures.mlflow_server import MlflowServer
+from tests.harness.checkout import git
 from tests.harness.runners import run_act
 from tests.train_kube.conftest import IMAGE, pod_env
 

@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 
 from modelship import lineage
-from tests.data_train.conftest import BIN, clean_env, run_cli
+from tests.data_train.conftest import run_cli
 from tests.data_train.test_train_stage import get_run, metrics_of, tags_of
 from tests.fakes.kube_server import KubeServer
 from tests.fixtures.mlflow_server import MlflowServer
+from tests.harness.cli import BIN, host_env
 from tests.train_kube.conftest import IMAGE, pod_env
 
 
@@ -242,7 +243,7 @@ def test_cancelled_ci_job_deletes_the_kubernetes_job(
     proc = subprocess.Popen(
         [str(BIN / "modelship"), *kube_args(kube, mlflow_tracking)],
         cwd=workspace,
-        env=clean_env(),
+        env=host_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

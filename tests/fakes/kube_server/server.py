@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import functools
 import http.client
 import json
 import os
@@ -15,11 +14,12 @@ import time
 import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from tests.harness.http import JsonHandler, LoopbackServer
 
 from . import discovery, errors, protobuf, rbac
 from .api import Api, Options
@@ -92,7 +92,7 @@ class KubeServer:
         self.kubeconfig: Path | None = None
         self._rr: dict[tuple[str, str], int] = {}
         self.controllers = Controllers(self)
-        self.httpd = _HTTPServer((host, port), _Handler)
+        self.httpd = _HTTPServer(_Handler, (host, port))
         self.httpd.kube = self
         if tls:
             from .tls import server_context
@@ -101,11 +101,6 @@ class KubeServer:
                 self.httpd.socket, server_side=True, do_handshake_on_connect=False
             )
         self.port = int(self.httpd.server_address[1])
-        self._thread = threading.Thread(
-            target=functools.partial(self.httpd.serve_forever, poll_interval=0.05),
-            name="kube-api",
-            daemon=True,
-        )
         with self.store.lock:
             for name in ("default", "kube-system", "kube-public", "kube-node-lease", *namespaces):
                 if self.store.get(BY_KEY[("", "namespaces")], "", name) is None:
@@ -195,7 +190,7 @@ class KubeServer:
         return client_context()
 
     def start(self) -> KubeServer:
-        self._thread.start()
+        self.httpd.start()
         self.controllers.start()
         if self.probes:
             self._prober.start()
@@ -251,9 +246,7 @@ class KubeServer:
         self.controllers.stop()
         if self._prober.is_alive():
             self._prober.join(timeout=5)
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self._thread.join(timeout=5)
+        self.httpd.stop()
 
     def __enter__(self) -> KubeServer:
         return self.start()
@@ -486,8 +479,7 @@ class KubeServer:
         )
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
+class _HTTPServer(LoopbackServer):
     allow_reuse_address = True
     kube: KubeServer
 
@@ -500,7 +492,7 @@ def _first(query: dict[str, list[str]], key: str, default: str | None = None) ->
     return values[0] if values else default
 
 
-class _Handler(BaseHTTPRequestHandler):
+class _Handler(JsonHandler):
     protocol_version = "HTTP/1.1"
     server: _HTTPServer
     timeout = 300
@@ -510,9 +502,6 @@ class _Handler(BaseHTTPRequestHandler):
     _authenticated = False
     _path = ""
     _query: dict[str, list[str]] = {}  # noqa: RUF012 - replaced per request, never mutated
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
 
     def setup(self) -> None:
         super().setup()
