@@ -415,7 +415,11 @@ def container_services(demo: Demo) -> Iterator[Containers | None]:
             say(demo, f"no base image ({str(err)[:200]}): the pipeline stops at the build context")
             yield None
             return
-        registry = stack.enter_context(local_registry(demo.workdir / "registry"))
+        # Kept between runs, one demo at a time: a later push finds its layers there.
+        storage = demo_cache() / "registry"
+        if not stack.enter_context(_exclusive(demo_cache() / "registry.lock")):
+            storage = demo.workdir / "registry"
+        registry = stack.enter_context(local_registry(storage))
         say(demo, f"image registry on {registry.host}; Docker Engine at {host}")
         # A demo killed before its end leaves them (restarted with the engine).
         remove_containers(client)
