@@ -349,7 +349,11 @@ def docker_engine(demo: Demo, stack: ExitStack) -> tuple[str, object] | None:
     data_root = demo_cache() / "dockerd-data"
     if not stack.enter_context(_exclusive(demo_cache() / "dockerd-data.lock")):
         data_root = demo.workdir / "dockerd-data"
-    engine = stack.enter_context(dockerd.own_engine(data_root))
+    try:
+        engine = stack.enter_context(dockerd.own_engine(data_root))
+    except RuntimeError as err:
+        say(demo, f"{str(err)[:300]}; the pipeline stops at the image's build context")
+        return None
     return engine.host, engine.client
 
 
@@ -396,6 +400,16 @@ def container_services(demo: Demo) -> Iterator[Containers | None]:
     from modelship.dev.registry import available, local_registry
 
     with ExitStack() as stack:
+        try:
+            import docker  # noqa: F401
+        except ImportError:
+            say(
+                demo,
+                "the docker SDK is not installed (make dev): the pipeline stops at the"
+                " image's build context and serves the model with the local target",
+            )
+            yield None
+            return
         if not available(auth=False):
             say(
                 demo,
