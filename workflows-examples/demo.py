@@ -358,7 +358,8 @@ def docker_engine(demo: Demo, stack: ExitStack) -> tuple[str, object] | None:
 
 
 def base_image(demo: Demo, client: Any) -> str:
-    """ "" when the default base image is there or can be pulled; else one made here."""
+    """The `base-image` to build from: empty for the default when the engine has
+    it or can pull it, else a Python base image made here from Debian packages."""
     from modelship.images import localbase
     from modelship.images.buildcontext import default_base_image
 
