@@ -375,7 +375,9 @@ def base_image(demo: Demo, client: Any) -> str:
     except Exception as err:  # no public registry from here
         reason = str(getattr(err, "explanation", "") or err).strip().splitlines() or ["?"]
         say(demo, f"cannot pull {default}: {reason[0][:160]}")
-    say(demo, "making a Python base image from Debian packages (debootstrap; cached)")
+    say(
+        demo, "using a Python base image made from Debian packages (debootstrap, kept in the cache)"
+    )
     ref, took = localbase.ensure_docker_image(
         client,
         localbase.python_base(),
