@@ -19,11 +19,12 @@ TOOLS := .tools/node_modules/.bin
 APT_PACKAGES := python3-venv git rsync shellcheck docker.io buildah podman debootstrap fuse-overlayfs uidmap prometheus prometheus-pushgateway docker-registry apache2-utils kubectl chromium
 PYTEST_ARGS ?=
 
-.PHONY: help dev deps bootstrap venv tools generate lint typecheck static test test-slow test-fast demo demo-gitlab bench clean
+.PHONY: help dev deps bootstrap venv tools generate lint typecheck static test test-slow test-fast demo demo-gitlab demo-clean bench clean
 
 help:
 	@echo "make demo         run the example ML pipeline end to end with act (GitHub Actions)"
 	@echo "make demo-gitlab  the same pipeline with gitlab-ci-local (GitLab CI)"
+	@echo "make demo-clean   remove the demo's containers if a demo was killed before it could"
 	@echo "make test         lint, type-check, security checks and the whole test suite"
 	@echo "make test-slow    the heaviest end-to-end runs (jobs in containers, other CIs, suite image)"
 	@echo "make dev          install everything (system packages, .venv, node tools)"
@@ -104,6 +105,11 @@ demo: dev
 
 demo-gitlab: dev
 	$(BIN)/python workflows-examples/demo.py gitlab
+
+# The demo removes its containers and stops its registry itself; this is for a
+# demo killed before it could (the containers are named <model>-<environment>).
+demo-clean:
+	-docker rm -f $(foreach env,staging production,$(foreach c,$(env) $(env)-candidate $(env)-previous,breast-cancer-$(c))) 2>/dev/null
 
 bench: venv
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

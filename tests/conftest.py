@@ -16,8 +16,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="session")
 def mlflow_tracking(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
-    """One real MLflow tracking server for the whole session (slow to start)."""
-    with mlflow_server(tmp_path_factory.mktemp("mlflow")) as server:
+    """One real MLflow tracking server for the whole session (slow to start: its
+    workers can take minutes on a busy 2-core machine)."""
+    with mlflow_server(tmp_path_factory.mktemp("mlflow"), startup_timeout=600) as server:
         yield server
 
 

@@ -9,24 +9,37 @@ What it does:
    with the data generated once and pushed to a DVC remote in a local folder;
 2. puts the pipeline in it (`.github/workflows/ml-pipeline.yml`, or
    `.gitlab-ci.yml` with modelship's templates beside it);
-3. runs the pipeline as a push to `main`, on embedded defaults: MLflow on a
-   SQLite store in a folder outside the repository, deploy target `local` (the
-   MLflow scoring server on this machine), and the image build stopping after
-   writing its build context (no image registry is reachable here);
-4. prints the evaluation decision, the champion version, the endpoint's answer
-   to the smoke payload, and where the reports are.
+3. with a Docker Engine (the one at DOCKER_HOST or the default socket; where
+   none answers and `dockerd` can run, one of the demo's own for the run):
+   starts an image registry on 127.0.0.1 (Debian's `docker-registry`) and,
+   when the default Python base image cannot be pulled, makes one from Debian
+   packages (debootstrap, cached in ~/.cache/modelship);
+4. runs the pipeline as a push to `main`, on embedded defaults: MLflow on a
+   SQLite store in a folder outside the repository; the serving image built
+   by the Docker Engine and pushed to the local registry, then deployed to
+   staging and to production as containers (deploy target `docker`), each
+   smoke-tested, and the model promoted. Without an engine, the image build
+   stops after writing its build context and the model is served by the
+   `local` target (the MLflow scoring server on this machine);
+5. prints the evaluation decision, the champion version, the image digest,
+   the production container's answer to the smoke payload, the lineage
+   record read back from the model version, the image and the running
+   container, and where the reports are; then removes the containers and
+   stops the registry (and its own dockerd, if it started one).
 
 Run it again with `--workdir` pointing at the same folder to train a second
 candidate against the champion; add `--worse` to make that candidate
 deliberately worse (`train.label_noise: 0.45` in params.yaml: 45 % of the
 training labels flipped) and see it rejected.
 
-Needs: git, python3, and `act` (GitHub) or `gitlab-ci-local` (GitLab): `make dev`.
+Needs: git, python3, and `act` (GitHub) or `gitlab-ci-local` (GitLab): `make dev`;
+for the containers, docker.io, docker-registry and debootstrap (`make deps`).
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import re
@@ -35,9 +48,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -56,8 +72,24 @@ STAGE_TEMPLATES = (
     "deploy",
     "promote",
 )
+# The Docker deploy target names each container `<model>-<environment>`; its
+# blue-green switch adds these suffixes for a moment.
+DEPLOYED_CONTAINERS = tuple(
+    f"{MODEL_NAME}-{environment}{suffix}"
+    for environment in ("staging", "production")
+    for suffix in ("", "-candidate", "-previous")
+)
 # Variables of the machine's own CI that would make a runner think it is inside a job.
 _LEAKY = ("GITHUB_", "GITLAB_", "CI_", "INPUT_", "MODELSHIP_", "RUNNER_", "MLFLOW_", "DVC_")
+
+
+@dataclass(frozen=True)
+class Containers:
+    """What the pipeline ships containers with: an engine, a registry, a base image."""
+
+    docker_host: str  # DOCKER_HOST of the engine the jobs build and deploy on
+    registry: str  # 127.0.0.1:PORT
+    base_image: str  # "" when the default base image is there to pull
 
 
 @dataclass
@@ -73,6 +105,8 @@ class Demo:
     extra_env: dict[str, str] = field(default_factory=dict)
     # Where the GitLab jobs install modelship from (default: the exported checkout).
     modelship_source: Path | None = None
+    # None: no Docker Engine, the pipeline stops at the image's build context.
+    containers: Containers | None = None
 
     @property
     def project(self) -> Path:
@@ -269,18 +303,172 @@ def prepare(demo: Demo, checkout: bool = True) -> None:
     demo.reports.mkdir(parents=True)
 
 
+# -- containers --------------------------------------------------------------------
+
+
+def demo_cache() -> Path:
+    """Kept between runs: the base image's root filesystem, an own engine's layers."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "modelship"
+
+
+@contextmanager
+def _exclusive(path: Path) -> Iterator[bool]:
+    """True while this process holds the lock at `path`, False when another one does."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def docker_engine(demo: Demo, stack: ExitStack) -> tuple[str, object] | None:
+    """(DOCKER_HOST, client) of the engine that answers, else of one started for this run."""
+    from modelship.dev import dockerd
+
+    host = dockerd.configured_host(os.environ)
+    client = dockerd.answering_client(host)
+    if client is not None:
+        stack.callback(client.close)
+        return host, client
+    if not dockerd.can_start():
+        say(
+            demo,
+            f"no Docker engine answers at {host}: the pipeline stops at the image's"
+            " build context and serves the model with the local target",
+        )
+        return None
+    say(demo, f"no Docker engine answers at {host}: starting dockerd for this run")
+    # The cached data root keeps the image layers for the next run, one demo at a time.
+    data_root = demo_cache() / "dockerd-data"
+    if not stack.enter_context(_exclusive(demo_cache() / "dockerd-data.lock")):
+        data_root = demo.workdir / "dockerd-data"
+    try:
+        engine = stack.enter_context(dockerd.own_engine(data_root))
+    except RuntimeError as err:
+        say(demo, f"{str(err)[:300]}; the pipeline stops at the image's build context")
+        return None
+    return engine.host, engine.client
+
+
+def base_image(demo: Demo, client: Any) -> str:
+    """The `base-image` to build from: empty for the default when the engine has
+    it or can pull it, else a Python base image made here from Debian packages."""
+    from modelship.images import localbase
+    from modelship.images.buildcontext import default_base_image
+
+    default = default_base_image(f"{sys.version_info.major}.{sys.version_info.minor}")
+    import docker.errors
+
+    with suppress(docker.errors.ImageNotFound):
+        client.images.get(default)
+        return ""
+    try:
+        client.images.pull(default)
+        return ""
+    except Exception as err:  # no public registry from here
+        reason = str(getattr(err, "explanation", "") or err).strip().splitlines() or ["?"]
+        say(demo, f"cannot pull {default}: {reason[0][:160]}")
+    say(
+        demo, "using a Python base image made from Debian packages (debootstrap, kept in the cache)"
+    )
+    ref, took = localbase.ensure_docker_image(
+        client,
+        localbase.python_base(),
+        "localhost/modelship-demo/python-base",
+        demo_cache() / "base-images",
+    )
+    say(demo, f"base image {ref}: " + (f"made in {took:.0f}s" if took else "cached"))
+    return ref
+
+
+def remove_containers(client: Any) -> None:
+    """The containers the pipeline deployed, by their names."""
+    import docker.errors
+
+    for name in DEPLOYED_CONTAINERS:
+        with suppress(docker.errors.NotFound):
+            client.containers.get(name).remove(force=True)
+
+
+@contextmanager
+def container_services(demo: Demo) -> Iterator[Containers | None]:
+    """Engine, registry and base image for the run; containers and registry gone after."""
+    from modelship.dev.registry import available, local_registry
+
+    with ExitStack() as stack:
+        try:
+            import docker  # noqa: F401
+        except ImportError:
+            say(
+                demo,
+                "the docker SDK is not installed (make dev): the pipeline stops at the"
+                " image's build context and serves the model with the local target",
+            )
+            yield None
+            return
+        if not available(auth=False):
+            say(
+                demo,
+                "docker-registry is not installed (make deps): the pipeline stops at the"
+                " image's build context and serves the model with the local target",
+            )
+            yield None
+            return
+        found = docker_engine(demo, stack)
+        if found is None:
+            yield None
+            return
+        host, client = found
+        try:
+            base = base_image(demo, client)
+        except (OSError, subprocess.SubprocessError) as err:
+            say(demo, f"no base image ({str(err)[:200]}): the pipeline stops at the build context")
+            yield None
+            return
+        # Kept between runs, one demo at a time: a later push finds its layers there.
+        storage = demo_cache() / "registry"
+        if not stack.enter_context(_exclusive(demo_cache() / "registry.lock")):
+            storage = demo.workdir / "registry"
+        registry = stack.enter_context(local_registry(storage))
+        say(demo, f"image registry on {registry.host}; Docker Engine at {host}")
+        # A demo killed before its end leaves them (restarted with the engine).
+        remove_containers(client)
+        stack.callback(remove_containers, client)
+        yield Containers(host, registry.host, base)
+
+
 # -- running -----------------------------------------------------------------------
 
 
 def settings(demo: Demo) -> dict[str, str]:
     """The embedded defaults: repository variables (GitHub) or CI/CD variables (GitLab)."""
+    common = {"MLFLOW_TRACKING_URI": demo.tracking_uri, "REPORTS_DIR": str(demo.reports)}
+    if demo.containers is None:
+        return {
+            **common,
+            "DEPLOY_TARGET": "local",
+            "BUILD_CONTEXT_ONLY": "true",
+            "IMAGE_NAME": f"localhost/modelship-demo/{MODEL_NAME}",
+        }
     return {
-        "MLFLOW_TRACKING_URI": demo.tracking_uri,
-        "DEPLOY_TARGET": "local",
-        "BUILD_CONTEXT_ONLY": "true",
-        "IMAGE_NAME": f"localhost/modelship-demo/{MODEL_NAME}",
-        "REPORTS_DIR": str(demo.reports),
+        **common,
+        "DEPLOY_TARGET": "docker",
+        "BUILD_CONTEXT_ONLY": "false",
+        "IMAGE_NAME": f"{demo.containers.registry}/modelship-demo/{MODEL_NAME}",
+        "BASE_IMAGE": demo.containers.base_image,
     }
+
+
+def engine_env(demo: Demo) -> dict[str, str]:
+    """What points the jobs at the demo's Docker Engine."""
+    return {"DOCKER_HOST": demo.containers.docker_host} if demo.containers else {}
 
 
 def tool(name: str) -> str:
@@ -310,6 +498,8 @@ def act_argv(demo: Demo) -> list[str]:
         "--env",
         f"MODELSHIP_VENV={demo.workdir / 'action-venv'}",
     ]
+    for key, value in engine_env(demo).items():
+        argv += ["--env", f"{key}={value}"]
     for key, value in settings(demo).items():
         argv += ["--var", f"{key}={value}"]
     return argv
@@ -348,6 +538,7 @@ def gitlab_variables(demo: Demo) -> dict[str, str]:
     cache = Path(os.environ.get("XDG_CACHE_HOME", str(real_home / ".cache")))
     return {
         **settings(demo),
+        **engine_env(demo),
         "HOME": str(home),
         "UV_CACHE_DIR": os.environ.get("UV_CACHE_DIR", str(cache / "uv")),
         "PIP_CACHE_DIR": os.environ.get("PIP_CACHE_DIR", str(cache / "pip")),
@@ -473,6 +664,10 @@ class Outcome:
     image: str
     reports: Path
     log: Path
+    digest: str = ""
+    # The production container: "<name> at <endpoint>" (docker target).
+    production: str = ""
+    lineage: list[str] = field(default_factory=list)
 
     def status(self) -> str:
         if self.returncode == 0:
@@ -495,6 +690,13 @@ class Outcome:
             f"champion:        {MODEL_NAME} version {self.champion or '(none)'}",
             f"endpoint answer: {self.answer or '(not deployed in this run)'}",
             f"image:           {self.image}",
+        ]
+        if self.digest:
+            lines.append(f"image digest:    {self.digest}")
+        if self.production:
+            lines.append(f"production:      {self.production}")
+        lines += self.lineage
+        lines += [
             f"reports:         {self.reports}",
             f"full log:        {self.log}",
         ]
@@ -578,6 +780,10 @@ def outcome(demo: Demo, returncode: int) -> Outcome:
     else:
         image = "(not built in this run)"
     reports = demo.reports if demo.platform == "github" else demo.project / "modelship-reports"
+    deployed = stage_outputs(demo, "production", "deploy")
+    production = ""
+    if demo.containers is not None and deployed.get("status") == "succeeded":
+        production = f"container {deployed.get('serving')} at {deployed.get('endpoint')}"
     return Outcome(
         returncode=returncode,
         decision=evaluate.get("decision", ""),
@@ -589,7 +795,61 @@ def outcome(demo: Demo, returncode: int) -> Outcome:
         image=image,
         reports=reports,
         log=demo.log,
+        digest=build.get("digest", "") if build.get("image-ref") else "",
+        production=production,
     )
+
+
+# The fields a model version's record holds; the image and container must say the same.
+LINEAGE_FIELDS = (
+    ("git-sha", "git SHA"),
+    ("branch", "branch"),
+    ("data-version", "data version"),
+    ("run-id", "MLflow run"),
+    ("model-version", "model version"),
+    ("model-uri", "model URI"),
+    ("ci-run-url", "CI run"),
+)
+
+
+def lineage_lines(demo: Demo, version: str, image: str, digest: str) -> tuple[bool, list[str]]:
+    """`modelship lineage` on the model version, the image and the production container:
+    whether they agree (and name the image that was built), and the lines to show."""
+    from modelship.ci.errors import ModelshipError
+    from modelship.lineage_cli import lineage_record
+
+    env = {**os.environ, **engine_env(demo)}
+    references = {
+        "model version": f"models:/{MODEL_NAME}/{version}",
+        "image": image,
+        "container": f"container/{MODEL_NAME}-production",
+    }
+    records: dict[str, dict[str, str]] = {}
+    for what, reference in references.items():
+        tool = "docker" if what == "image" else "auto"
+        try:
+            found = lineage_record(reference, demo.tracking_uri, env, demo.workdir, tool=tool)
+        except ModelshipError as err:
+            return False, [f"lineage:         modelship lineage {reference} failed: {err.message}"]
+        records[what] = found.values
+    differ = [
+        label
+        for key, label in LINEAGE_FIELDS
+        if len({record.get(key, "") for record in records.values()}) > 1
+    ]
+    digests = {records["image"].get("image-digest"), records["container"].get("image-digest")}
+    if digests != {digest}:
+        differ.append(f"image digest ({', '.join(sorted(d or '-' for d in digests))})")
+    shown = records["model version"]
+    summary = ", ".join(f"{label} {shown.get(key) or '-'}" for key, label in LINEAGE_FIELDS[:5])
+    names = " | ".join(references.values())
+    if differ:
+        return False, [f"lineage:         DIFFERS in {', '.join(differ)}", f"  from {names}"]
+    return True, [
+        "lineage:         the same record from the model version, the image and the container",
+        f"  {summary}",
+        f"  (modelship lineage {names})",
+    ]
 
 
 def say(demo: Demo, text: str) -> None:
@@ -617,10 +877,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     workdir = (args.workdir or Path(tempfile.mkdtemp(prefix="modelship-demo-"))).resolve()
     demo = Demo(workdir, args.platform, worse=args.worse, quiet=args.quiet, verbose=args.verbose)
     started = time.monotonic()
+    demo.workdir.mkdir(parents=True, exist_ok=True)
     say(demo, f"preparing the example project in {demo.project}")
-    prepare(demo)
-    code = execute(demo)
-    result = outcome(demo, code)
+    # The project is made while the engine, base image and registry get ready:
+    # a base image made with debootstrap takes minutes the first time.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        prepared = pool.submit(prepare, demo)
+        with container_services(demo) as containers:
+            demo.containers = containers
+            prepared.result()
+            code = execute(demo)
+            result = outcome(demo, code)
+            if containers is not None and code == 0 and result.digest:
+                agree, result.lineage = lineage_lines(
+                    demo, result.champion, result.image, result.digest
+                )
+                code = code if agree else 1
+            if containers is not None:
+                say(demo, "removing the deployed containers and stopping the registry")
     print(result.text())
     print(f"took:            {time.monotonic() - started:.0f}s")
     return code

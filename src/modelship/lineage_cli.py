@@ -5,7 +5,11 @@ The reference is one of
 * a registered model version: `models:/churn/3` or `models:/churn@champion`;
 * a run: `runs:/<run-id>[/path]` or a bare run id (32 hex digits);
 * a deployment: `deployment/<namespace>/<name>` (read through the kubeconfig);
-* anything else is an image reference, inspected with Buildah, Podman or Docker.
+* a container of the `docker` deploy target: `container/<name-or-id>` (read
+  through the Docker engine at `DOCKER_HOST`);
+* anything else is an image reference, inspected with Buildah, Podman or
+  Docker; when none of them knows such an image but the Docker engine has a
+  container of that name, the container's record is shown.
 
 Each artefact carries part of the record (MLflow tags, OCI labels, Kubernetes
 annotations, written by the train, register, build and deploy stages). What an
@@ -96,6 +100,7 @@ _DEPLOYMENT = re.compile(
     r"(?P<name>[a-z0-9]([-a-z0-9.]*[a-z0-9])?)$"
 )
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+_CONTAINER = re.compile(r"^container/(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)$")
 
 
 @dataclass
@@ -279,7 +284,7 @@ def inspect_image(
         argv = {
             "buildah": [binary, "inspect", "--type", "image", reference],
             "podman": [binary, "image", "inspect", reference],
-            "docker": [binary, "image", "inspect", reference],
+            "docker": _docker(binary, env, "image", "inspect", reference),
         }[name]
         done = runner(argv)
         if done.returncode != 0:
@@ -328,6 +333,75 @@ def parse_inspect(tool: str, data: Any) -> tuple[dict[str, str], str]:
 
 def from_labels(labels: Mapping[str, str]) -> dict[str, str]:
     return _pick(labels, _LABELS)
+
+
+# -- containers ----------------------------------------------------------------------
+
+
+def _docker(binary: str, env: Mapping[str, str], *args: str) -> list[str]:
+    """A docker CLI call on the engine `env` names (the process's own may differ)."""
+    host = env.get("DOCKER_HOST", "")
+    return [binary, *(["--host", host] if host else []), *args]
+
+
+def _inspect_one(done: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    try:
+        data = json.loads(done.stdout)
+    except ValueError:
+        data = None
+    if isinstance(data, list) and data and isinstance(data[0], dict):
+        return data[0]
+    raise ExternalError("docker inspect printed no object", "check the docker CLI and engine")
+
+
+def inspect_container(
+    name: str, env: Mapping[str, str], runner: Runner = _run
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(container, its image) as `docker container inspect` and `docker image inspect` see them."""
+    binary = shutil.which("docker", path=env.get("PATH"))
+    host = env.get("DOCKER_HOST") or "the default socket"
+    if not binary:
+        raise ExternalError(
+            f"reading container {name} needs the docker CLI", "install docker (docker.io)"
+        )
+    done = runner(_docker(binary, env, "container", "inspect", name))
+    if done.returncode != 0:
+        text = (done.stderr or done.stdout).strip()
+        if "no such container" in text.lower():
+            raise UsageError(
+                f"the Docker engine at {host} has no container {name}", "list them: docker ps -a"
+            )
+        raise ExternalError(f"docker container inspect {name} failed: {text[-300:]}")
+    container = _inspect_one(done)
+    image: dict[str, Any] = {}
+    image_id = str(container.get("Image") or "")
+    if image_id:
+        found = runner(_docker(binary, env, "image", "inspect", image_id))
+        image = _inspect_one(found) if found.returncode == 0 else {}
+    return container, image
+
+
+def from_container(container: Mapping[str, Any], image: Mapping[str, Any]) -> dict[str, str]:
+    """The record a container carries: its image's labels and what the deploy labelled it."""
+    from modelship.deploy.docker import ENVIRONMENT_LABEL, REVISION_LABEL
+
+    config = container.get("Config") or {}
+    # The engine merges the image's labels into the container's.
+    labels = {str(k): str(v) for k, v in dict(config.get("Labels") or {}).items()}
+    values = from_labels(labels)
+    revision = labels.get(REVISION_LABEL, "")
+    repo_digests = [str(d) for d in image.get("RepoDigests") or []]
+    deployed = [d for d in repo_digests if revision and d.endswith("@" + revision)]
+    reference = (deployed or repo_digests or [str(config.get("Image") or "")])[0]
+    found = _DIGEST.search(reference) or _DIGEST.search(str(image.get("Id") or ""))
+    values["image"] = reference
+    values["image-digest"] = (
+        revision if _DIGEST.fullmatch(revision) else (found.group(0) if found else "")
+    )
+    values["deployment"] = str(container.get("Name") or "").lstrip("/")
+    values["deployment-revision"] = revision
+    values["environment"] = labels.get(ENVIRONMENT_LABEL, "")
+    return values
 
 
 # -- deployments ---------------------------------------------------------------------
@@ -399,6 +473,8 @@ def classify(reference: str) -> str:
         return "run"
     if _DEPLOYMENT.match(reference):
         return "deployment"
+    if _CONTAINER.match(reference):
+        return "container"
     if reference.startswith(("models:/", "runs:/")):
         raise UsageError(
             f"{reference!r} is not a model version or run reference",
@@ -442,24 +518,53 @@ def lineage_record(
         assert match is not None
         found = read_deployment(match["ns"], match["name"], kubeconfig, kube_context, env, cwd)
         record.fill(from_deployment(found, match["ns"], match["name"]), "Kubernetes annotations")
+    elif kind == "container":
+        match = _CONTAINER.match(reference)
+        assert match is not None
+        container, image = inspect_container(match["name"], env, runner)
+        record.fill(from_container(container, image), "container labels (docker)")
     else:
-        labels, digest, used = inspect_image(reference, tool, env, runner)
-        record.fill({"image": reference, "image-digest": digest}, f"image labels ({used})")
-        record.fill(from_labels(labels), f"image labels ({used})")
+        _image(record, reference, tool, env, runner)
     enrich(record, mlflow)
     return record
+
+
+def _image(
+    record: Record, reference: str, tool: str, env: Mapping[str, str], runner: Runner
+) -> None:
+    """An image's labels; a container of that name when no tool knows such an image."""
+    try:
+        labels, digest, used = inspect_image(reference, tool, env, runner)
+    except ExternalError:
+        if tool not in ("auto", "docker") or not shutil.which("docker", path=env.get("PATH")):
+            raise
+        try:
+            container, image = inspect_container(reference, env, runner)
+        except (UsageError, ExternalError):
+            raise ExternalError(
+                f"could not inspect image or container {reference}",
+                "pull the image first, or pass --tool buildah|podman|docker",
+            ) from None
+        record.kind = "container"
+        record.fill(from_container(container, image), "container labels (docker)")
+        return
+    record.fill({"image": reference, "image-digest": digest}, f"image labels ({used})")
+    record.fill(from_labels(labels), f"image labels ({used})")
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="modelship lineage",
         description="Print the lineage record (git SHA, data version, run, model version, "
-        "image digest, deployment revision, CI run) of a model version, run, image or deployment.",
+        "image digest, deployment revision, CI run) of a model version, run, image, "
+        "deployment or container.",
         epilog="examples: models:/churn/3  models:/churn@champion  runs:/<run-id>  "
-        "ghcr.io/acme/churn@sha256:...  deployment/ml-production/churn-production",
+        "ghcr.io/acme/churn@sha256:...  deployment/ml-production/churn-production  "
+        "container/churn-production",
     )
     parser.add_argument(
-        "reference", help="models:/name/version, runs:/id, an image, or deployment/ns/name"
+        "reference",
+        help="models:/name/version, runs:/id, an image, deployment/ns/name or container/name",
     )
     parser.add_argument(
         "--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI)"

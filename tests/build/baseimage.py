@@ -1,9 +1,10 @@
 """A Python base image made locally from Debian packages, cached on disk.
 
 No registry is reachable from the test machines, so the image the build stage
-starts `FROM` is made here: `debootstrap --variant=minbase` with python3 and
-venv, the rootfs copied into a `buildah from scratch` container and committed
-into a Buildah store of the tests' own. The store lives in a cache
+starts `FROM` is made here, as air-gapped users make theirs
+(`modelship.images.localbase`: `debootstrap --variant=minbase` with python3
+and venv), the rootfs copied into a `buildah from scratch` container and
+committed into a Buildah store of the tests' own, or `docker import`ed. The store lives in a cache
 directory (`$MODELSHIP_TEST_CACHE`, default `~/.cache/modelship-tests`) and
 the image tag is a hash of everything that decides its content (suite,
 packages, mirror, the host's extra CA certificates), not of the date, so the
@@ -19,27 +20,19 @@ made a fully cached rebuild take ten minutes here against seconds on overlay.
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import os
 import shutil
 import subprocess
-import tempfile
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-SUITE = "bookworm"
-MIRROR = "http://deb.debian.org/debian"
-PACKAGES = ("python3", "python3-venv", "ca-certificates")
-# CA certificates the machine adds for its egress proxy; pip inside the image
-# needs them to reach PyPI from here. An empty folder on other machines.
-HOST_EXTRA_CAS = Path("/usr/local/share/ca-certificates")
+from modelship.images import localbase
+
 REPOSITORY = "localhost/modelship-test/python-base"
-PATH_ENV = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+SPEC = localbase.python_base()
 
 
 def cache_root() -> Path:
@@ -110,95 +103,21 @@ class BuildahStore:
         return done.returncode == 0
 
 
-def _extra_cas() -> list[Path]:
-    if not HOST_EXTRA_CAS.is_dir():
-        return []
-    return sorted(p for p in HOST_EXTRA_CAS.rglob("*.crt") if p.is_file())
-
-
 def image_key() -> str:
-    digest = hashlib.sha256()
-    for part in (SUITE, MIRROR, "minbase", *PACKAGES, "v3"):
-        digest.update(part.encode() + b"\0")
-    for ca in _extra_cas():
-        digest.update(ca.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _debootstrap(rootfs: Path) -> None:
-    subprocess.run(
-        [
-            "debootstrap",
-            "--variant=minbase",
-            f"--include={','.join(PACKAGES)}",
-            SUITE,
-            str(rootfs),
-            MIRROR,
-        ],
-        check=True,
-        capture_output=True,
-        timeout=1200,
-    )
-    for ca in _extra_cas():
-        target = rootfs / "usr/local/share/ca-certificates" / ca.name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(ca, target)
-    if _extra_cas():
-        subprocess.run(
-            ["chroot", str(rootfs), "update-ca-certificates"],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-    # Leave apt's caches and lists out of the image.
-    for leftover in ("var/cache/apt/archives", "var/lib/apt/lists"):
-        for child in (rootfs / leftover).glob("*"):
-            if child.is_file():
-                child.unlink()
+    return SPEC.image_key()
 
 
 def image_env() -> dict[str, str]:
-    env = {"PATH": PATH_ENV, "LANG": "C.UTF-8"}
-    if _extra_cas():
-        # pip bundles its own CA list; point it at the system one.
-        env["PIP_CERT"] = "/etc/ssl/certs/ca-certificates.crt"
-    return env
+    return dict(SPEC.env)
 
 
 def rootfs_tarball() -> tuple[Path, float]:
-    """The debootstrapped Python root filesystem as a tar, made once and cached.
+    """The debootstrapped Python root filesystem (modelship.images.localbase), cached.
 
     Buildah and the Docker engine both start their base image from it, so a
     machine debootstraps once whichever builder its tests use first.
     """
-    tarball = cache_root() / f"python-base-{image_key()}.tar"
-    with _locked(cache_root() / "rootfs.lock"):
-        if tarball.is_file():
-            return tarball, 0.0
-        started = time.monotonic()
-        with tempfile.TemporaryDirectory(dir=cache_root(), prefix="rootfs-") as tmp:
-            rootfs = Path(tmp) / "rootfs"
-            _debootstrap(rootfs)
-            partial = Path(tmp) / "rootfs.tar"
-            # tar keeps owners, modes and links as debootstrap left them.
-            subprocess.run(
-                ["tar", "--numeric-owner", "-C", str(rootfs), "-cf", str(partial), "."],
-                check=True,
-                timeout=600,
-            )
-            partial.replace(tarball)
-        return tarball, time.monotonic() - started
+    return localbase.rootfs_tarball(SPEC, cache_root())
 
 
 def _commit_rootfs(store: BuildahStore, tarball: Path, ref: str, env: Mapping[str, str]) -> None:
@@ -224,7 +143,7 @@ def _commit_rootfs(store: BuildahStore, tarball: Path, ref: str, env: Mapping[st
 def ensure_base_image(store: BuildahStore) -> tuple[str, float]:
     """The base image reference, and how long making it took (0 when cached)."""
     ref = f"{REPOSITORY}:{image_key()}"
-    with _locked(store.root / "base.lock"):
+    with localbase.locked(store.root / "base.lock"):
         if store.has_image(ref):
             return ref, 0.0
         started = time.monotonic()
@@ -235,24 +154,7 @@ def ensure_base_image(store: BuildahStore) -> tuple[str, float]:
 
 def ensure_docker_base_image(client: Any) -> tuple[str, float]:
     """The same base image in a Docker engine (`docker import` of the cached rootfs)."""
-    import docker.errors
-
-    ref = f"{REPOSITORY}:{image_key()}"
-    with _locked(cache_root() / "docker-base.lock"):
-        try:
-            client.images.get(ref)
-            return ref, 0.0
-        except docker.errors.ImageNotFound:
-            pass
-        started = time.monotonic()
-        tarball, _ = rootfs_tarball()
-        changes = [f"ENV {key}={value}" for key, value in image_env().items()]
-        changes.append('CMD ["/bin/sh"]')
-        repository, _, tag = ref.rpartition(":")
-        client.api.import_image_from_file(
-            str(tarball), repository=repository, tag=tag, changes=changes
-        )
-        return ref, time.monotonic() - started
+    return localbase.ensure_docker_image(client, SPEC, REPOSITORY, cache_root())
 
 
 def ensure_docker_image_without_python(client: Any, base: str) -> str:
@@ -282,7 +184,7 @@ def ensure_docker_image_without_python(client: Any, base: str) -> str:
 def ensure_image_without_python(store: BuildahStore, base: str) -> str:
     """The same Debian base with every Python interpreter removed."""
     ref = f"{REPOSITORY}-nopython:{image_key()}"
-    with _locked(store.root / "base.lock"):
+    with localbase.locked(store.root / "base.lock"):
         if store.has_image(ref):
             return ref
         ctr = store.buildah("from", "--pull-never", base)

@@ -10,6 +10,7 @@ reuse the engine's layer cache.
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import time
@@ -348,3 +349,98 @@ def test_a_secret_pip_configuration_reaches_the_private_index_and_no_layer_or_hi
     history = json.dumps(image.history())
     assert INDEX_PASSWORD not in history
     assert "PIP_DEFAULT_TIMEOUT=120" in history  # build args are history, by design
+
+
+# -- lineage read back from the image and from its running container -----------------
+
+LINEAGE_KEYS = (
+    "git-sha",
+    "branch",
+    "data-version",
+    "run-id",
+    "model-name",
+    "model-version",
+    "model-uri",
+    "ci-run-url",
+)
+
+
+@pytest.fixture(scope="module")
+def deployed(
+    built: StageRun, real_docker: DockerEngine, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The built image as a container of the `docker` deploy target, named and labelled by it."""
+    from modelship.cli import main
+
+    name = f"mstest-lineage-{uuid.uuid4().hex[:8]}"
+    workspace = tmp_path_factory.mktemp("deploy")
+    env = {"PATH": os.environ["PATH"], "HOME": str(workspace), **real_docker.env}
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["deploy", "--target", "docker", "--image", built.outputs["image-ref"], "--name", name]
+    argv += ["--environment", "production", "--timeout", "5m", "--json"]
+    try:
+        code = main(argv, env=env, cwd=workspace, stdout=out, stderr=err)
+        assert code == 0, err.getvalue()[-3000:]
+        yield name
+    finally:
+        for container in real_docker.client.containers.list(all=True, filters={"name": name}):
+            container.remove(force=True)
+
+
+def _lineage(reference: str, engine: DockerEngine, *args: str) -> tuple[int, dict[str, Any]]:
+    from modelship.lineage_cli import main as lineage
+
+    out, err = io.StringIO(), io.StringIO()
+    env = {"PATH": os.environ["PATH"], **engine.env}
+    code = lineage([reference, "--json", *args], env, None, out, err)
+    return code, (json.loads(out.getvalue()) if code == 0 else {"error": err.getvalue()})
+
+
+def test_lineage_of_the_image_and_of_its_running_container_is_the_model_versions_record(
+    built: StageRun, deployed: str, real_docker: DockerEngine, logged_model: LoggedModel
+) -> None:
+    tracking = ("--tracking-uri", logged_model.tracking_uri)
+    records = {
+        "model version": _lineage(logged_model.registered_uri, real_docker, *tracking),
+        "image": _lineage(built.outputs["image-ref"], real_docker, "--tool", "docker", *tracking),
+        "container": _lineage(f"container/{deployed}", real_docker, *tracking),
+        # A bare name that no image has: the container of that name.
+        "container by name": _lineage(deployed, real_docker, *tracking),
+    }
+    for what, (code, record) in records.items():
+        assert code == 0, (what, record)
+    version = records["model version"][1]
+    assert version["git-sha"] == GIT_SHA
+    assert version["data-version"] == DATA_VERSION
+    assert version["run-id"] == logged_model.run_id
+    assert version["model-version"] == logged_model.version
+    for what, (_, record) in records.items():
+        assert {k: record[k] for k in LINEAGE_KEYS} == {k: version[k] for k in LINEAGE_KEYS}, what
+    image, container = records["image"][1], records["container"][1]
+    assert image["image-digest"] == built.outputs["digest"]
+    assert container["image-digest"] == built.outputs["digest"]
+    assert container["deployment-revision"] == built.outputs["digest"]
+    assert container["deployment"] == deployed
+    assert container["environment"] == "production"
+    assert "container labels (docker)" in container["sources"]
+    assert records["container by name"][1]["kind"] == "container"
+
+
+def test_lineage_of_a_container_reads_its_labels_without_mlflow(
+    deployed: str, real_docker: DockerEngine, logged_model: LoggedModel
+) -> None:
+    code, record = _lineage(f"container/{deployed}", real_docker)
+    assert code == 0, record
+    assert record["git-sha"] == GIT_SHA
+    assert record["data-version"] == DATA_VERSION
+    assert record["run-id"] == logged_model.run_id
+    assert record["model-version"] == logged_model.version
+    assert record["sources"] == ["container labels (docker)"]
+
+
+def test_lineage_of_a_container_the_engine_does_not_have_is_a_usage_error(
+    real_docker: DockerEngine,
+) -> None:
+    code, record = _lineage(f"container/mstest-missing-{uuid.uuid4().hex[:8]}", real_docker)
+    assert code == 2
+    assert "has no container" in record["error"]

@@ -1,8 +1,9 @@
 """The job image of the container runs, built locally and cached.
 
 No registry is reachable from the test machines, so the image's base is made
-here: `debootstrap --variant=minbase` (with the host's extra CA certificates,
-which the egress proxy needs), `docker import`ed as
+here with `modelship.images.localbase` (`debootstrap --variant=minbase` with
+the host's extra CA certificates, which the egress proxy needs), `docker
+import`ed as
 `localhost/modelship-test/debian-base:<key>`. On it `docker build` builds
 `workflows-examples/runner-image/Containerfile`, the image users build from
 Debian's public image. Both tags are hashes of what decides their content, so
@@ -16,36 +17,33 @@ Cold: about 3-4 minutes (debootstrap, then apt and pip in the build).
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from modelship.images import localbase
 from tests.harness.checkout import REPO_ROOT
 
-SUITE = "bookworm"
-MIRROR = "http://deb.debian.org/debian"
-BASE_PACKAGES = ("ca-certificates",)
-HOST_EXTRA_CAS = Path("/usr/local/share/ca-certificates")
 CONTAINERFILE_DIR = REPO_ROOT / "workflows-examples" / "runner-image"
 BASE_REPOSITORY = "localhost/modelship-test/debian-base"
 RUNNER_REPOSITORY = "localhost/modelship-test/runner"
-SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
-BASE_ENV = {
-    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-    "LANG": "C.UTF-8",
-    # pip and uv carry their own CA lists; the host's proxy CA is in the system one.
-    "PIP_CERT": SYSTEM_CA_BUNDLE,
-    "SSL_CERT_FILE": SYSTEM_CA_BUNDLE,
-}
+# Debian with the CA certificates: the runner image's Containerfile adds the rest.
+BASE_SPEC = localbase.BaseSpec(
+    name="debian-base",
+    packages=("ca-certificates",),
+    env=(
+        ("PATH", localbase.PATH_ENV),
+        ("LANG", "C.UTF-8"),
+        # pip and uv carry their own CA lists; the host's proxy CA is in the system one.
+        ("PIP_CERT", localbase.SYSTEM_CA_BUNDLE),
+        ("SSL_CERT_FILE", localbase.SYSTEM_CA_BUNDLE),
+    ),
+)
 
 
 def cache_dir() -> Path:
@@ -84,19 +82,8 @@ class Engine:
         return done.returncode == 0
 
 
-def _extra_cas() -> list[Path]:
-    if not HOST_EXTRA_CAS.is_dir():
-        return []
-    return sorted(p for p in HOST_EXTRA_CAS.rglob("*.crt") if p.is_file())
-
-
 def base_key() -> str:
-    digest = hashlib.sha256()
-    for part in (SUITE, MIRROR, "minbase", *BASE_PACKAGES, *sorted(BASE_ENV.items()), "v1"):
-        digest.update(str(part).encode() + b"\0")
-    for ca in _extra_cas():
-        digest.update(ca.read_bytes())
-    return digest.hexdigest()[:16]
+    return BASE_SPEC.image_key()
 
 
 def uv_version() -> str:
@@ -116,78 +103,15 @@ def runner_key(base_ref: str) -> str:
     return digest.hexdigest()[:16]
 
 
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _debootstrap(rootfs: Path) -> None:
-    subprocess.run(
-        [
-            "debootstrap",
-            "--variant=minbase",
-            f"--include={','.join(BASE_PACKAGES)}",
-            SUITE,
-            str(rootfs),
-            MIRROR,
-        ],
-        check=True,
-        capture_output=True,
-        timeout=1200,
-    )
-    cas = _extra_cas()
-    for ca in cas:
-        target = rootfs / "usr/local/share/ca-certificates" / ca.name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(ca, target)
-    if cas:
-        subprocess.run(
-            ["chroot", str(rootfs), "update-ca-certificates"],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-    for leftover in ("var/cache/apt/archives", "var/lib/apt/lists"):
-        for child in (rootfs / leftover).glob("*"):
-            if child.is_file():
-                child.unlink()
-
-
-def _rootfs_tarball(key: str) -> Path:
-    """The debootstrapped root filesystem as a tarball, made once per key."""
-    tarball = cache_dir() / f"debian-base-{key}.tar"
-    if tarball.is_file():
-        return tarball
-    with tempfile.TemporaryDirectory(dir=cache_dir(), prefix="rootfs-") as tmp:
-        rootfs = Path(tmp) / "rootfs"
-        _debootstrap(rootfs)
-        partial = tarball.with_suffix(".partial")
-        # tar keeps owners, modes and links as debootstrap left them.
-        subprocess.run(
-            ["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(partial), "."],
-            check=True,
-            timeout=600,
-        )
-        partial.rename(tarball)
-    return tarball
-
-
 def ensure_base_image(engine: Engine) -> str:
-    key = base_key()
-    ref = f"{BASE_REPOSITORY}:{key}"
+    ref = f"{BASE_REPOSITORY}:{base_key()}"
     if engine.has_image(ref):
         return ref
     changes: list[str] = []
-    for name, value in BASE_ENV.items():
-        changes += ["--change", f"ENV {name}={value}"]
-    changes += ["--change", 'CMD ["/bin/sh"]']
-    with _rootfs_tarball(key).open("rb") as tar:
+    for change in localbase.image_changes(BASE_SPEC):
+        changes += ["--change", change]
+    tarball, _ = localbase.rootfs_tarball(BASE_SPEC, cache_dir())
+    with tarball.open("rb") as tar:
         engine.docker("import", *changes, "-", ref, stdin=tar.fileno())
     return ref
 
@@ -195,7 +119,7 @@ def ensure_base_image(engine: Engine) -> str:
 def ensure_runner_image(engine: Engine) -> tuple[str, float]:
     """The job image's reference, and how long making it took (0 when cached)."""
     started = time.monotonic()
-    with _locked(cache_dir() / "build.lock"):
+    with localbase.locked(cache_dir() / "build.lock"):
         base = ensure_base_image(engine)
         ref = f"{RUNNER_REPOSITORY}:{runner_key(base)}"
         if engine.has_image(ref):

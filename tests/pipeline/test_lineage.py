@@ -126,6 +126,81 @@ def test_image_labels_then_mlflow(store: dict[str, str], tmp_path: Path) -> None
     assert "MLflow model registry" in record["sources"]
 
 
+def _fake_docker(bin_dir: Path, store: Mapping[str, str]) -> Path:
+    """A `docker` that knows one container of the docker target and its image,
+    and writes down the engine each call was sent to."""
+    container = {
+        "Name": "/churn-production",
+        "Image": "sha256:" + "cd" * 32,
+        "Config": {
+            "Image": "sha256:" + "cd" * 32,
+            "Labels": {
+                "io.modelship.model-name": "churn",
+                "io.modelship.model-version": "1",
+                "io.modelship.git-sha": SHA,
+                "io.modelship.run-id": store["run_id"],
+                "io.modelship.deploy": "churn-production",
+                "io.modelship.environment": "production",
+                "io.modelship.revision": DIGEST,
+            },
+        },
+    }
+    image = {"Id": "sha256:" + "cd" * 32, "RepoDigests": [f"registry.local/churn@{DIGEST}"]}
+    calls = bin_dir / "calls"
+    script = f"""#!/bin/sh
+echo "$@" >> {calls}
+case "$*" in
+  *"container inspect churn-production") cat <<'JSON'
+{json.dumps([container])}
+JSON
+  ;;
+  *"image inspect sha256:"*) cat <<'JSON'
+{json.dumps([image])}
+JSON
+  ;;
+  *"container inspect "*) echo "Error: No such container: ${{@##* }}" >&2; exit 1 ;;
+  *) echo "Error: No such image" >&2; exit 1 ;;
+esac
+"""
+    fake = bin_dir / "docker"
+    fake.write_text(script)
+    fake.chmod(0o755)
+    return calls
+
+
+def test_container_of_the_docker_target_gives_the_model_versions_record(
+    store: dict[str, str], tmp_path: Path
+) -> None:
+    calls = _fake_docker(tmp_path, store)
+    env = {"PATH": str(tmp_path), "DOCKER_HOST": "tcp://engine.example:2376"}
+    _, version = run(["models:/churn/1", "--json", "--tracking-uri", store["uri"]])
+    expected = json.loads(version)
+    for reference in ("container/churn-production", "churn-production"):
+        code, out = run([reference, "--json", "--tracking-uri", store["uri"]], env)
+        assert code == 0, out
+        record = json.loads(out)
+        assert record["kind"] == "container"
+        for key in ("git-sha", "branch", "data-version", "run-id", "model-version", "ci-run-url"):
+            assert record[key] == expected[key], key
+        assert record["image"] == f"registry.local/churn@{DIGEST}"
+        assert record["image-digest"] == DIGEST
+        assert record["deployment-revision"] == DIGEST
+        assert record["deployment"] == "churn-production"
+        assert record["environment"] == "production"
+    # Every call went to the engine the environment names, not the process's own.
+    lines = calls.read_text().splitlines()
+    assert lines
+    assert all(line.startswith("--host tcp://engine.example:2376 ") for line in lines)
+
+
+def test_a_container_the_engine_does_not_have_is_a_usage_error(
+    store: dict[str, str], tmp_path: Path
+) -> None:
+    _fake_docker(tmp_path, store)
+    code, _ = run(["container/churn-staging"], {"PATH": str(tmp_path)})
+    assert code == 2
+
+
 def test_image_that_no_tool_knows_is_an_external_error(tmp_path: Path) -> None:
     code, _ = run(["registry.local/missing:1"], {"PATH": str(tmp_path)})
     assert code == 3

@@ -491,9 +491,10 @@ class DockerBuilder:
                     if isinstance(aux, dict) and aux.get("Digest"):
                         digest = str(aux["Digest"])
                     status = chunk.get("status")
-                    if status:
-                        progress = chunk.get("progress") or ""
-                        sink.write(f"{chunk.get('id', '')} {status} {progress}".strip())
+                    # A layer's progress bar is hundreds of lines a push; its
+                    # states (preparing, pushed, already exists) tell the story.
+                    if status and not chunk.get("progressDetail"):
+                        sink.write(f"{chunk.get('id', '')} {status}".strip())
             except docker.errors.APIError as err:
                 failure = str(err.explanation or err)
             sink.flush()
