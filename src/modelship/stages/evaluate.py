@@ -268,11 +268,12 @@ def run(ctx: StageContext) -> Result:
     uri = tracking.resolve_tracking_uri(ctx.inputs.optional("tracking-uri"), ctx.env, ctx.workspace)
     for secret in tracking.uri_secrets(uri, ctx.env):
         ctx.log.mask(secret)
-    client = tracking.client(uri)
+    access_uri = tracking.authenticated_uri(uri, ctx.env)
+    client = tracking.client(access_uri)
 
     outcome = Outcome()
     try:
-        _evaluate(ctx, client, uri, name, checked, outcome=outcome)
+        _evaluate(ctx, client, access_uri, name, checked, outcome=outcome)
     except GateFailed as err:
         outcome.error = err.line()
     report_dir = ctx.reports_dir
@@ -363,9 +364,7 @@ def _evaluate(
     if champion_uri:
         with ctx.log.group(f"scoring the champion {champion_uri}"):
             champion_model = scoring.load_model(client, champion_uri, "champion", tracking_uri)
-            scored.append(
-                scoring.score(champion_model, champion_uri, features, "champion", task)
-            )
+            scored.append(scoring.score(champion_model, champion_uri, features, "champion", task))
 
     rule_metrics = [r.metric for r in rules]
     if task == "classification":
