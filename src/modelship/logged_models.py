@@ -44,7 +44,7 @@ def unlinked_models(
 ) -> list[UnlinkedModel]:
     """Models of the experiment created in [since_ms, until_ms] that belong to no run, oldest first.
 
-    Empty with an MLflow 2 client, which has no logged models.
+    Empty with an MLflow 2 client or server, which have no logged models.
     """
     if not hasattr(client, "search_logged_models"):
         return []
@@ -55,12 +55,17 @@ def unlinked_models(
     found: list[UnlinkedModel] = []
     token = None
     while True:
-        page = client.search_logged_models(
-            experiment_ids=[experiment_id],
-            filter_string=window,
-            max_results=PAGE_SIZE,
-            page_token=token,
-        )
+        try:
+            page = client.search_logged_models(
+                experiment_ids=[experiment_id],
+                filter_string=window,
+                max_results=PAGE_SIZE,
+                page_token=token,
+            )
+        except Exception as err:
+            if getattr(err, "error_code", "") == "ENDPOINT_NOT_FOUND":
+                return []  # an MLflow 2 server has no logged models
+            raise
         found.extend(_unlinked(model) for model in page if _is_unlinked(model))
         token = page.token
         if not token:

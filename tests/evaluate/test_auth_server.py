@@ -125,7 +125,7 @@ def test_every_stage_works_with_credentials_from_its_environment(
         trained.workspace,
     )
     assert evaluated.code == 0, evaluated.stderr
-    assert evaluated.outputs["passed"] is True or evaluated.outputs["passed"] == "true"
+    assert evaluated.outputs["passed"] == "true"
     assert evaluated.outputs["evaluation-run-id"]
 
     registered = run_cli(
