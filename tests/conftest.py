@@ -44,4 +44,8 @@ def repo_root() -> Path:
     return REPO_ROOT
 
 
-pytest_plugins = ["tests.harness.fixtures", "tests.fixtures.docker_engine"]
+pytest_plugins = [
+    "tests.harness.fixtures",
+    "tests.fixtures.docker_engine",
+    "tests.fixtures.mlflow_server",
+]

@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 from modelship import lineage
 from modelship.ci.errors import ExternalError, GateFailed, ModelshipError, UsageError
-from modelship.tracking import ModelRef, parse_model_uri
+from modelship.tracking import ModelRef, logged_model_run_id, parse_model_uri, refusal_hint
 
 SOURCE_TAG = "modelship.source_uri"
 # Which register call created a version; tells concurrent callers whose duplicate is whose.
@@ -47,7 +47,7 @@ def guarded(action: Callable[[], T], what: str) -> T:
         error_code = getattr(err, "error_code", "")
         if error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
             raise UsageError(f"{what}: {err}") from None
-        raise ExternalError(f"{what}: {err}") from None
+        raise ExternalError(f"{what}: {err}", refusal_hint(err)) from None
 
 
 @dataclass(frozen=True)
@@ -100,8 +100,7 @@ def _source_ids(client: Any, ref: ModelRef) -> tuple[str, str]:
                 raise
         return ref.run_id, model_id
     if ref.kind == "logged":
-        logged = client.get_logged_model(ref.model_id)
-        return str(logged.source_run_id or ""), ref.model_id
+        return logged_model_run_id(client.get_logged_model(ref.model_id)), ref.model_id
     raise UsageError(
         f"model-uri {ref.uri!r} already names a registered model",
         "register a run or logged model: runs:/<run-id>/<path> or models:/m-<id>",
@@ -152,7 +151,7 @@ def run_lineage(client: Any, run_id: str) -> dict[str, str]:
         return {}
     run = client.get_run(run_id)
     tags = {k: v for k, v in run.data.tags.items() if k in lineage.LINEAGE_TAGS and v}
-    tags["modelship.run_id"] = run_id
+    tags[lineage.RUN_ID] = run_id
     return tags
 
 
@@ -314,7 +313,17 @@ def alias_version(client: Any, name: str, alias: str) -> str:
     except Exception as err:
         if _not_found(err):
             return ""
+        # MLflow's auth app answers "permission denied" for an alias of a model that
+        # does not exist (it finds no model to check the permission on).
+        if getattr(err, "error_code", "") == "PERMISSION_DENIED" and not model_exists(client, name):
+            return ""
         raise
+
+
+def model_exists(client: Any, name: str) -> bool:
+    """Whether the registered model exists (and the caller may see it)."""
+    found = client.search_registered_models(filter_string=f"name = '{_quote(name)}'")
+    return any(model.name == name for model in found)
 
 
 def resolve_version(client: Any, name: str, version: str | None, model_uri: str | None) -> str:

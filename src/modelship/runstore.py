@@ -27,8 +27,8 @@ from typing import Any, Protocol
 from urllib.parse import unquote, urlencode, urlsplit, urlunsplit
 
 from modelship.ci.errors import ExternalError
+from modelship.tracking import authenticated_uri, is_http, redact_uri
 from modelship.tracking import client as mlflow_client
-from modelship.tracking import is_http, redact_uri
 
 # One timeout covers connecting and each read; a dead host costs at most
 # (RETRIES + 1) * READ_TIMEOUT plus the pauses between attempts.
@@ -85,7 +85,7 @@ def open_store(uri: str, env: Mapping[str, str]) -> RunStore:
         return RestStore(uri, env)
     from modelship.sqlitestore import open_sqlite
 
-    return open_sqlite(uri, env) or ClientStore(uri)
+    return open_sqlite(uri, env) or ClientStore(uri, env)
 
 
 def now_ms() -> int:
@@ -296,10 +296,11 @@ class RestStore:
 class ClientStore:
     """The same calls through `MlflowClient`, for SQLite, file and other stores."""
 
-    def __init__(self, uri: str) -> None:
+    def __init__(self, uri: str, env: Mapping[str, str] | None = None) -> None:
         self.uri = uri
         self.shown = redact_uri(uri)
-        self._client = self._guard(lambda: mlflow_client(uri))
+        access_uri = authenticated_uri(uri, env or {})
+        self._client = self._guard(lambda: mlflow_client(access_uri))
 
     def _guard(self, call: Any) -> Any:
         try:

@@ -9,6 +9,8 @@ stages (evaluate, register, build, promote, lineage) import them.
 * `redact_uri` - a URI safe to print: no password, no token in the query.
 * `parse_model_uri` - `runs:/<run-id>/<path>` and every `models:/` form.
 * `lineage_tags` - the run tags that record which code and data made a model.
+* `authenticated_uri` - the URI a stage's own MLflow clients use, carrying the
+  credentials of the stage's environment.
 * `client` - an `MlflowClient` with bounded retries.
 """
 
@@ -107,6 +109,44 @@ def uri_secrets(uri: str, env: Mapping[str, str]) -> list[str]:
     return found
 
 
+def authenticated_uri(uri: str, env: Mapping[str, str]) -> str:
+    """The http(s) URI with `MLFLOW_TRACKING_USERNAME`/`PASSWORD` of `env` as its user-info.
+
+    MLflow's clients read those variables from the process environment only,
+    and a stage gets its environment injected (it never writes `os.environ`).
+    MLflow hands the URI to `requests`, which sends user-info as HTTP basic
+    auth, so the stage's credentials reach every client call and artifact
+    download made with this URI. For the stage's MLflow clients only: what a
+    stage prints, publishes or passes to the training is the URI as given.
+    """
+    user = env.get("MLFLOW_TRACKING_USERNAME", "")
+    if not user or not is_http(uri):
+        return uri
+    try:
+        parts = urlsplit(uri)
+        host = parts.netloc.rpartition("@")[2]
+    except ValueError:
+        return uri
+    password = env.get("MLFLOW_TRACKING_PASSWORD", "")
+    userinfo = f"{quote(user, safe='')}:{quote(password, safe='')}"
+    return urlunsplit((parts.scheme, f"{userinfo}@{host}", parts.path, parts.query, parts.fragment))
+
+
+# MLflow's error codes for HTTP 401 and 403.
+_REFUSED = ("UNAUTHENTICATED", "CUSTOMER_UNAUTHORIZED", "PERMISSION_DENIED")
+
+
+def refusal_hint(err: BaseException) -> str | None:
+    """What to check when the tracking server refused the credentials or the permission."""
+    if getattr(err, "error_code", "") not in _REFUSED:
+        return None
+    return (
+        "the MLflow server refused the credentials or the permission: check "
+        "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN) "
+        "and the user's permissions"
+    )
+
+
 def run_url(tracking_uri: str, experiment_id: str, run_id: str) -> str:
     """Link to the run in the tracking UI; empty unless the URI is http(s).
 
@@ -188,7 +228,7 @@ def model_run_id(client: Any, ref: ModelRef) -> str:
     if ref.kind == "run":
         return ref.run_id
     if ref.kind == "logged":
-        return str(client.get_logged_model(ref.model_id).source_run_id or "")
+        return logged_model_run_id(client.get_logged_model(ref.model_id))
     if ref.kind == "alias":
         return str(client.get_model_version_by_alias(ref.name, ref.alias).run_id or "")
     if ref.kind == "version" and ref.version != "latest":
@@ -196,6 +236,12 @@ def model_run_id(client: Any, ref: ModelRef) -> str:
     stages = [ref.stage] if ref.kind == "stage" else None
     versions = client.get_latest_versions(ref.name, stages=stages)
     return str(versions[0].run_id or "") if versions else ""
+
+
+def logged_model_run_id(model: Any) -> str:
+    """The run of an MLflow 3 logged model: its source run, else the run the train stage
+    linked it to when the training logged it outside the run."""
+    return str(model.source_run_id or (model.tags or {}).get(lineage.RUN_ID) or "")
 
 
 # -- lineage -----------------------------------------------------------------

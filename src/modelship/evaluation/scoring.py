@@ -141,7 +141,11 @@ def load_model(client: Any, uri: str, who: Who, tracking_uri: str) -> Any:
     except ModelshipError:
         raise
     except Exception as err:
-        raise ExternalError(f"could not load the {who} model {uri}: {err}") from None
+        from modelship.tracking import refusal_hint
+
+        raise ExternalError(
+            f"could not load the {who} model {uri}: {err}", refusal_hint(err)
+        ) from None
 
 
 def _model_files(client: Any, uri: str) -> str:

@@ -270,11 +270,12 @@ def run(ctx: StageContext[EvaluateInput]) -> Result:
     uri = tracking.resolve_tracking_uri(ctx.inputs.optional("tracking-uri"), ctx.env, ctx.workspace)
     for secret in tracking.uri_secrets(uri, ctx.env):
         ctx.log.mask(secret)
-    client = tracking.client(uri)
+    access_uri = tracking.authenticated_uri(uri, ctx.env)
+    client = tracking.client(access_uri)
 
     outcome = Outcome()
     try:
-        _evaluate(ctx, client, uri, name, checked, outcome=outcome)
+        _evaluate(ctx, client, access_uri, name, checked, outcome=outcome)
     except GateFailed as err:
         outcome.error = err.line()
     report_dir = ctx.reports_dir

@@ -83,7 +83,7 @@ def run(ctx: StageContext[PromoteInput]) -> Result:
     uri = tracking.resolve_tracking_uri(ctx.inputs.optional("tracking-uri"), ctx.env, ctx.workspace)
     for secret in tracking.uri_secrets(uri, ctx.env):
         ctx.log.mask(secret)
-    client = tracking.client(uri)
+    client = tracking.client(tracking.authenticated_uri(uri, ctx.env))
 
     if rolling_back:
         done = registry.guarded(

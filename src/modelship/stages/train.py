@@ -14,7 +14,7 @@ from modelship.spec import Input, Output, Stage
 
 if TYPE_CHECKING:
     from modelship.process import Completed
-    from modelship.runstore import RunStore
+    from modelship.runstore import LoggedModel, RunStore
     from modelship.stages.input_names import TrainInput
 
 STAGE = Stage(
@@ -201,7 +201,7 @@ class Plan:
 
 def run(ctx: StageContext[TrainInput]) -> Result:
     from modelship import tracking
-    from modelship.runstore import open_store
+    from modelship.runstore import now_ms, open_store
 
     plan = _plan(ctx)
     uri = tracking.resolve_tracking_uri(ctx.inputs.optional("tracking-uri"), ctx.env, ctx.workspace)
@@ -251,6 +251,7 @@ def run(ctx: StageContext[TrainInput]) -> Result:
         plan.argv.extend(["--run-id", run_id])
     env.pop("MLFLOW_EXPERIMENT_ID", None)  # would contradict the run's experiment
 
+    started_ms = now_ms()
     completed = (
         job.run(ctx, store, run_id, plan.argv, env, tags)
         if job
@@ -269,7 +270,9 @@ def run(ctx: StageContext[TrainInput]) -> Result:
         ctx.summary.code(completed.tail or "(no output)", title="Last lines of the training output")
         return Result(outputs, gate_failed=f"{why}; the MLflow run {run_id} is marked FAILED")
 
-    return _finish(ctx, Session(store, run_id, experiment_id, experiment, plan, outputs))
+    return _finish(
+        ctx, Session(store, run_id, experiment_id, experiment, plan, outputs, tags, started_ms)
+    )
 
 
 @dataclass
@@ -282,6 +285,8 @@ class Session:
     experiment: str
     plan: Plan
     outputs: dict[str, object]
+    tags: dict[str, str]
+    started_ms: int  # when the training started
 
 
 def _finish(ctx: StageContext[TrainInput], session: Session) -> Result:
@@ -308,7 +313,7 @@ def _finish(ctx: StageContext[TrainInput], session: Session) -> Result:
         )
     outputs["metrics"] = dict(sorted(metrics.items()))
 
-    models = store.logged_models(session.experiment_id, run_id)
+    models, unclear = _find_models(ctx, session)
     if len(models) > 1:
         ctx.log.warning(
             f"the run logged {len(models)} models; model-uri is the last one "
@@ -317,9 +322,13 @@ def _finish(ctx: StageContext[TrainInput], session: Session) -> Result:
     store.finish(run_id, "FINISHED")
     if models:
         outputs["model-uri"] = models[-1].uri
-    if not models:
+    if unclear:
+        ctx.summary.text(f"Failed: {unclear}")
+    elif not models:
         ctx.summary.text("Failed: the training logged no model in this run.")
     _summary(ctx, outputs, experiment, plan)
+    if unclear:
+        return Result(outputs, gate_failed=unclear)
     if not models:
         return Result(
             outputs,
@@ -336,6 +345,50 @@ def _finish(ctx: StageContext[TrainInput], session: Session) -> Result:
         )
     ctx.log.info(f"model: {outputs['model-uri']}")
     return Result(outputs)
+
+
+def _find_models(ctx: StageContext[TrainInput], session: Session) -> tuple[list[LoggedModel], str]:
+    """The models logged in the run, else the one the training logged outside it (MLflow 3
+    `log_model` without `start_run`), adopted by the run; and why no model can be chosen."""
+    from modelship import logged_models, registry, tracking
+    from modelship.runstore import LoggedModel, now_ms
+
+    models = session.store.logged_models(session.experiment_id, session.run_id)
+    if models:
+        return models, ""
+    client = tracking.client(tracking.authenticated_uri(session.store.uri, ctx.env))
+    shown = tracking.redact_uri(session.store.uri)
+    found = registry.guarded(
+        lambda: logged_models.unlinked_models(
+            client, session.experiment_id, session.started_ms, now_ms()
+        ),
+        f"could not search the models logged in experiment {session.experiment!r} ({shown})",
+    )
+    if len(found) > 1:
+        listing = ", ".join(f"{m.uri} ({m.name})" for m in found)
+        return [], (
+            f"the training logged {len(found)} models outside MLflow run {session.run_id}, "
+            f"so which one it trained is unclear: {listing}; {_LOG_IN_THE_RUN}"
+        )
+    if not found:
+        return [], ""
+    model = found[0]
+    registry.guarded(
+        lambda: logged_models.adopt(client, session.run_id, model, session.tags),
+        f"could not link the model {model.uri} to MLflow run {session.run_id} ({shown})",
+    )
+    ctx.log.warning(
+        f"the model {model.uri} was logged outside MLflow run {session.run_id} and is now "
+        f"linked to it; {_LOG_IN_THE_RUN}"
+    )
+    return [LoggedModel(model.uri, model.name, model.created_ms)], ""
+
+
+# mlflow.start_run() joins the run named by MLFLOW_RUN_ID, which the training is given.
+_LOG_IN_THE_RUN = (
+    "log the model inside the run: with mlflow.start_run(): "
+    "mlflow.<flavor>.log_model(model, name='model')"
+)
 
 
 def _plan(ctx: StageContext[TrainInput]) -> Plan:
