@@ -146,7 +146,7 @@ def load_model(client: Any, uri: str, who: Who, tracking_uri: str) -> Any:
 
 def _model_files(client: Any, uri: str) -> str:
     """Where the files of the model named by `uri` are stored."""
-    from modelship.tracking import parse_model_uri
+    from modelship.tracking.models import parse_model_uri
 
     if not uri.startswith(("runs:", "models:")):
         return uri

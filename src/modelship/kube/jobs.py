@@ -25,14 +25,14 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from modelship import lineage
 from modelship.ci.errors import ExternalError, UsageError
 from modelship.process import TAIL_LINES, Completed, sigterm_as_interrupt
+from modelship.tracking import lineage
 
 if TYPE_CHECKING:
     from modelship.ci.context import StageContext
     from modelship.kube.api import Kube
-    from modelship.runstore import RunStore
+    from modelship.tracking.runs import RunStore
 
 # The variables of the run hand-over; nothing else of the runner's environment
 # goes into the Job (the runner's environment holds CI secrets).

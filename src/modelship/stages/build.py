@@ -154,11 +154,11 @@ def run(ctx: StageContext) -> Result:
     from datetime import datetime, timezone
     from pathlib import Path
 
-    from modelship import tracking
     from modelship.ci.errors import UsageError
     from modelship.ci.inputs import parse_key_values
     from modelship.images import buildcontext, builders, buildsecrets, model
     from modelship.images.labels import image_labels
+    from modelship.tracking.uris import resolve_tracking_uri, uri_secrets
 
     repo = ctx.inputs.text("image")
     password = ctx.inputs.optional("registry-password")
@@ -172,10 +172,8 @@ def run(ctx: StageContext) -> Result:
             "pass both, or neither to use the credentials the builder already has",
         )
     registry = ctx.inputs.text("registry") or registry_host(repo)
-    tracking_uri = tracking.resolve_tracking_uri(
-        ctx.inputs.optional("tracking-uri"), ctx.env, ctx.workspace
-    )
-    for secret in tracking.uri_secrets(tracking_uri, ctx.env):
+    tracking_uri = resolve_tracking_uri(ctx.inputs.optional("tracking-uri"), ctx.env, ctx.workspace)
+    for secret in uri_secrets(tracking_uri, ctx.env):
         ctx.log.mask(secret)
 
     with tempfile.TemporaryDirectory(prefix="modelship-build-") as tmp:
@@ -184,6 +182,7 @@ def run(ctx: StageContext) -> Result:
                 ctx.inputs.text("model-uri"),
                 Path(tmp) / "download",
                 tracking_uri,
+                ctx.env,
                 ctx.env.get("MLFLOW_REGISTRY_URI") or None,
             )
         if info.lineage_error:

@@ -242,7 +242,7 @@ def _checked_inputs(ctx: StageContext) -> Checked:
 
 def _check_model_uri(value: str, what: str) -> None:
     """A URI MLflow can load: no blanks or control characters, a scheme, known forms parsed."""
-    from modelship import tracking
+    from modelship.tracking.models import parse_model_uri
 
     hint = "e.g. runs:/<run-id>/model, models:/m-<id>, models:/<name>/<version>"
     if not value or any(c.isspace() or not c.isprintable() for c in value):
@@ -250,13 +250,14 @@ def _check_model_uri(value: str, what: str) -> None:
             f"input '{what}' must be a model URI without blanks or control characters", hint
         )
     if value.startswith(("runs:", "models:")):
-        tracking.parse_model_uri(value, what)
+        parse_model_uri(value, what)
     elif not re.match(r"[A-Za-z][A-Za-z0-9+.-]*:", value):
         raise UsageError(f"input '{what}': {value[:80]!r} is not a model URI", hint)
 
 
 def run(ctx: StageContext) -> Result:
-    from modelship import tracking
+    from modelship.tracking.client import open_client
+    from modelship.tracking.uris import resolve_tracking_uri, uri_secrets
 
     checked = _checked_inputs(ctx)
     alpha = checked.alpha
@@ -265,10 +266,10 @@ def run(ctx: StageContext) -> Result:
     if comment_mode == "true":
         _forge_or_fail(ctx)
 
-    uri = tracking.resolve_tracking_uri(ctx.inputs.optional("tracking-uri"), ctx.env, ctx.workspace)
-    for secret in tracking.uri_secrets(uri, ctx.env):
+    uri = resolve_tracking_uri(ctx.inputs.optional("tracking-uri"), ctx.env, ctx.workspace)
+    for secret in uri_secrets(uri, ctx.env):
         ctx.log.mask(secret)
-    client = tracking.client(uri)
+    client = open_client(uri, ctx.env)
 
     outcome = Outcome()
     try:
@@ -363,9 +364,7 @@ def _evaluate(
     if champion_uri:
         with ctx.log.group(f"scoring the champion {champion_uri}"):
             champion_model = scoring.load_model(client, champion_uri, "champion", tracking_uri)
-            scored.append(
-                scoring.score(champion_model, champion_uri, features, "champion", task)
-            )
+            scored.append(scoring.score(champion_model, champion_uri, features, "champion", task))
 
     rule_metrics = [r.metric for r in rules]
     if task == "classification":
@@ -506,11 +505,12 @@ def _default_rule(ctx: StageContext, rules: list[Rule], outcome: Outcome) -> lis
 
 def _champion_uri(ctx: StageContext, client: Any, name: str, outcome: Outcome) -> str:
     """The champion's URI, or '' when there is none (only for the default alias)."""
-    from modelship import registry, tracking
+    from modelship.tracking import registry
+    from modelship.tracking.models import parse_model_uri
 
     given = ctx.inputs.optional("champion")
     uri = given or f"models:/{name}@champion"
-    ref = tracking.parse_model_uri(uri, "champion")
+    ref = parse_model_uri(uri, "champion")
     if ref.kind == "alias":
         version = registry.alias_version(client, ref.name, ref.alias)
         if not version:
@@ -574,13 +574,14 @@ def _log_to_mlflow(ctx: StageContext, client: Any, name: str, outcome: Outcome, 
 
 
 def _log_run(ctx: StageContext, client: Any, name: str, outcome: Outcome, junit: Any) -> str:
-    from modelship import lineage, tracking
     from modelship.ci.errors import ExternalError
+    from modelship.tracking import lineage
+    from modelship.tracking.models import model_run_id, parse_model_uri
 
     candidate_uri = ctx.inputs.text("model-uri")
     try:
-        ref = tracking.parse_model_uri(candidate_uri)
-        candidate_run = tracking.model_run_id(client, ref)
+        ref = parse_model_uri(candidate_uri)
+        candidate_run = model_run_id(client, ref)
     except Exception as err:  # the evaluation is still logged, unlinked
         ctx.log.warning(f"could not find the candidate's run: {err}")
         candidate_run = ""

@@ -14,7 +14,7 @@ from modelship.spec import Input, Output, Stage
 
 if TYPE_CHECKING:
     from modelship.process import Completed
-    from modelship.runstore import RunStore
+    from modelship.tracking.runs import RunStore
 
 STAGE = Stage(
     name="train",
@@ -199,14 +199,16 @@ class Plan:
 
 
 def run(ctx: StageContext) -> Result:
-    from modelship import tracking
-    from modelship.runstore import open_store
+    from modelship.ci.redact import redact_url
+    from modelship.tracking.lineage import lineage_tags
+    from modelship.tracking.runs import RunStore
+    from modelship.tracking.uris import resolve_tracking_uri, run_url, uri_secrets
 
     plan = _plan(ctx)
-    uri = tracking.resolve_tracking_uri(ctx.inputs.optional("tracking-uri"), ctx.env, ctx.workspace)
-    for secret in tracking.uri_secrets(uri, ctx.env):
+    uri = resolve_tracking_uri(ctx.inputs.optional("tracking-uri"), ctx.env, ctx.workspace)
+    for secret in uri_secrets(uri, ctx.env):
         ctx.log.mask(secret)
-    shown_uri = tracking.redact_uri(uri)
+    shown_uri = redact_url(uri)
     job = None
     if ctx.inputs.text("backend") == "kubernetes":
         from modelship.kube.jobs import JobPlan
@@ -216,13 +218,13 @@ def run(ctx: StageContext) -> Result:
     data_version = _data_version(ctx)
     sha, branch = _git(ctx)
 
-    store = open_store(uri, ctx.env)
+    store = RunStore(uri, ctx.env)
     experiment_id = store.experiment_id(experiment)
-    tags = tracking.lineage_tags(ctx.platform, sha, branch, data_version)
+    tags = lineage_tags(ctx.platform, sha, branch, data_version)
     tags["mlflow.source.name"] = " ".join(plan.argv)[:500]
     tags["modelship.train.mode"] = plan.mode
     run_id = store.create_run(experiment_id, ctx.inputs.optional("run-name"), tags)
-    url = tracking.run_url(uri, experiment_id, run_id)
+    url = run_url(uri, experiment_id, run_id)
     ctx.log.info(
         f"MLflow run {run_id} in experiment {experiment!r} ({shown_uri})"
         + (f": {url}" if url else "")
