@@ -107,7 +107,7 @@ def _start_server(root: Path) -> tuple[subprocess.Popen[bytes], str]:
         env=_env(MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false"),
     )
     uri = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 600  # a busy shared machine starts it slowly
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(f"{uri}/health", timeout=2):  # noqa: S310 - loopback
