@@ -5,13 +5,13 @@
 Prints, in one run:
 
 1. The wall time of `modelship train --command "python train.py"` against the
-   same `python train.py` run with plain MLflow (the script opens its own run),
-   on the example project, for a tracking server on loopback (http, modelship
-   talks REST), for the embedded SQLite store (modelship writes MLflow's
-   tables with sqlite3), and for a new SQLite file per run (MLflow creates
-   the tables: in modelship's process, or in the plain script's).
-   Runs are interleaved and the medians compared, since a shared machine is
-   noisy. Goal: at most 1.5 s of overhead.
+   same `python train.py` run with plain MLflow (what a user writes: the script
+   opens its own run), on the example project, for a tracking server on
+   loopback and for an existing SQLite store (`sqlite:///...`). modelship opens
+   and closes the run through `MlflowClient`. Runs are interleaved and the
+   medians compared, since a shared machine is noisy. Goals: at most 0.5 s
+   more on the tracking server; on the SQLite store at most one `import mlflow`
+   more (measured here too, as `python -c "import mlflow"` minus `python -c pass`).
 2. The time to install modelship's `mlflow` extra into a fresh temporary venv
    with `uv pip install` against `pip install`. Package caches are allowed
    (and usually warm): this compares resolvers and installers, not downloads.
@@ -37,7 +37,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "workflows-examples" / "project"
 BIN = Path(sys.executable).parent
-GOAL_SECONDS = 1.5
+SERVER_GOAL_SECONDS = 0.5
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -107,7 +107,7 @@ def _start_server(root: Path) -> tuple[subprocess.Popen[bytes], str]:
         env=_env(MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false"),
     )
     uri = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 600  # a busy shared machine starts it slowly
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(f"{uri}/health", timeout=2):  # noqa: S310 - loopback
@@ -121,21 +121,16 @@ def _start_server(root: Path) -> tuple[subprocess.Popen[bytes], str]:
 Timing = tuple[float, float, float, float]  # wall plain, wall modelship, cpu plain, cpu modelship
 
 
-def _compare(project: Path, store: str, repeat: int) -> Timing:
-    """Interleaved runs of both; `store` is a URI, or a folder for a new SQLite file per run."""
-    fresh = "://" not in store
-    made = iter(range(10**6))
-
-    def uri() -> str:
-        return f"sqlite:///{store}/run-{next(made)}.db" if fresh else store
+def _compare(project: Path, uri: str, repeat: int) -> Timing:
+    """Interleaved runs of plain MLflow and of modelship against the store at `uri`."""
 
     def plain() -> tuple[list[str], dict[str, str]]:
-        env = _env(MLFLOW_TRACKING_URI=uri(), MLFLOW_EXPERIMENT_NAME="bench-plain")
+        env = _env(MLFLOW_TRACKING_URI=uri, MLFLOW_EXPERIMENT_NAME="bench-plain")
         return [sys.executable, "train.py"], env
 
     def modelship() -> tuple[list[str], dict[str, str]]:
         argv = [str(BIN / "modelship"), "train", "--command", "python train.py"]
-        argv += ["--tracking-uri", uri(), "--experiment", "bench-modelship"]
+        argv += ["--tracking-uri", uri, "--experiment", "bench-modelship"]
         return argv, _env()
 
     # Warm up both (the first use of a store creates its tables; the OS caches the imports).
@@ -151,6 +146,15 @@ def _compare(project: Path, store: str, repeat: int) -> Timing:
         statistics.median(r[1] for r in plain_runs),
         statistics.median(r[1] for r in modelship_runs),
     )
+
+
+def _import_mlflow_seconds(project: Path, repeat: int) -> float:
+    """Median wall time `import mlflow` adds to a Python process."""
+    with_mlflow, bare = [], []
+    for _ in range(repeat):
+        with_mlflow.append(_timed([sys.executable, "-c", "import mlflow"], _env(), project))
+        bare.append(_timed([sys.executable, "-c", "pass"], _env(), project))
+    return statistics.median(with_mlflow) - statistics.median(bare)
 
 
 def _install_times(root: Path) -> tuple[float, float]:
@@ -172,6 +176,32 @@ def _install_times(root: Path) -> tuple[float, float]:
     return uv_seconds, pip_seconds
 
 
+def _print_rows(
+    rows: list[tuple[str, float, str, float, float, float, float]], repeat: int
+) -> None:
+    load = os.getloadavg()[0]
+    print(
+        f"modelship train vs plain MLflow, median of {repeat}, example project "
+        f"({os.cpu_count()} CPUs, load average {load:.1f}):"
+    )
+    print(
+        f"  {'store':<16} {'plain':>7} {'modelship':>9} {'overhead':>8} {'ratio':>6}"
+        f"   {'CPU plain':>9} {'CPU modelship':>13} {'CPU overhead':>12}   goal"
+    )
+    for label, goal, goal_text, plain, modelship, cpu_plain, cpu_modelship in rows:
+        over = modelship - plain
+        verdict = "ok" if over <= goal else "missed"
+        print(
+            f"  {label:<16} {plain:>6.2f}s {modelship:>8.2f}s {over:>+7.2f}s "
+            f"{modelship / plain:>5.2f}x   {cpu_plain:>8.2f}s {cpu_modelship:>12.2f}s "
+            f"{cpu_modelship - cpu_plain:>+11.2f}s   {goal_text}: {verdict}"
+        )
+    print(
+        "  (CPU seconds count the command and its children; on a busy machine they "
+        "are steadier than wall time)"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="measured runs of each (median)")
@@ -185,35 +215,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         project = _project(root)
         server, http_uri = _start_server(root)
-        rows = []
-        (root / "fresh").mkdir()
-        for label, store in (
-            ("tracking server (REST)", http_uri),
-            ("SQLite store (sqlite3)", f"sqlite:///{root / 'bench.db'}"),
-            ("new SQLite store each run", str(root / "fresh")),
-        ):
-            rows.append((label, *_compare(project, store, args.repeat)))
-        load = os.getloadavg()[0]
-        print(
-            f"modelship train vs plain MLflow, median of {args.repeat}, example project "
-            f"({os.cpu_count()} CPUs, load average {load:.1f}):"
+        import_seconds = _import_mlflow_seconds(project, max(args.repeat, 3))
+        stores = (
+            ("tracking server", http_uri, SERVER_GOAL_SECONDS, f"<= {SERVER_GOAL_SECONDS:g}s"),
+            (
+                "SQLite store",
+                f"sqlite:///{root / 'bench.db'}",
+                import_seconds,
+                f"<= import mlflow ({import_seconds:.2f}s)",
+            ),
         )
-        print(
-            f"  {'store':<28} {'plain':>7} {'modelship':>9} {'overhead':>8} {'ratio':>6}"
-            f"   {'CPU plain':>9} {'CPU modelship':>13} {'CPU overhead':>12}"
-        )
-        for label, plain, modelship, cpu_plain, cpu_modelship in rows:
-            over = modelship - plain
-            verdict = "ok" if over <= GOAL_SECONDS else f"over the {GOAL_SECONDS:g}s goal"
-            print(
-                f"  {label:<28} {plain:>6.2f}s {modelship:>8.2f}s {over:>+7.2f}s "
-                f"{modelship / plain:>5.2f}x   {cpu_plain:>8.2f}s {cpu_modelship:>12.2f}s "
-                f"{cpu_modelship - cpu_plain:>+11.2f}s  {verdict}"
-            )
-        print(
-            "  (CPU seconds count the command and its children; on a busy machine they "
-            "are steadier than wall time)"
-        )
+        rows = [
+            (label, goal, text, *_compare(project, uri, args.repeat))
+            for label, uri, goal, text in stores
+        ]
+        _print_rows(rows, args.repeat)
         if not args.skip_install:
             uv_seconds, pip_seconds = _install_times(root)
             print("install modelship[mlflow] into a fresh venv (package caches allowed, warm):")

@@ -31,12 +31,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from modelship import lineage
 from modelship.ci.errors import ExternalError, ModelshipError, UsageError
 from modelship.ci.failures import describe
 from modelship.ci.log import Logger
 from modelship.ci.platform import Platform
 from modelship.ci.redact import SECRET_ENV, secrets_from_url, urls_in_text
+from modelship.tracking import lineage
 
 FIELDS: tuple[tuple[str, str], ...] = (
     ("git-sha", "git SHA"),
@@ -225,9 +225,9 @@ class Mlflow:
 
 
 def _shown(uri: str) -> str:
-    from modelship.tracking import redact_uri
+    from modelship.ci.redact import redact_url
 
-    return redact_uri(uri)
+    return redact_url(uri)
 
 
 def enrich(record: Record, mlflow: Mlflow | None) -> None:

@@ -20,6 +20,7 @@ from tests.build.baseimage import (
 from tests.build.private_index import PACKAGE, VERSION
 from tests.fixtures.mlflow_server import MlflowServer
 from tests.harness.cli import run_cli
+from tests.harness.mlflow_fluent import fluent_mlflow
 
 GIT_SHA = "3f2a9c1d4e5b6a7980c1d2e3f4a5b6c7d8e9f0a1"
 DATA_VERSION = "dv-8c1e0f7a"
@@ -45,25 +46,24 @@ def logged_model(mlflow_tracking: MlflowServer) -> LoggedModel:
     from mlflow.tracking import MlflowClient
     from sklearn.linear_model import LogisticRegression
 
-    from modelship import lineage
+    from modelship.tracking import lineage
 
-    mlflow.set_tracking_uri(mlflow_tracking.uri)
-    mlflow.set_experiment("build-tests")
-    features = pd.DataFrame({"tenure": [1.0, 2.0, 30.0, 40.0], "calls": [9.0, 8.0, 1.0, 0.0]})
-    labels = [1, 1, 0, 0]
-    with mlflow.start_run() as run:
-        mlflow.set_tags(
-            {
-                lineage.GIT_SHA: GIT_SHA,
-                lineage.BRANCH: "main",
-                lineage.DATA_VERSION: DATA_VERSION,
-                lineage.CI_RUN_URL: "https://ci.example.com/runs/42",
-            }
-        )
-        model = LogisticRegression().fit(features, labels)
-        mlflow.sklearn.log_model(model, name="model", input_example=features.head(2))
+    with fluent_mlflow(mlflow_tracking.uri, "build-tests"):
+        features = pd.DataFrame({"tenure": [1.0, 2.0, 30.0, 40.0], "calls": [9.0, 8.0, 1.0, 0.0]})
+        labels = [1, 1, 0, 0]
+        with mlflow.start_run() as run:
+            mlflow.set_tags(
+                {
+                    lineage.GIT_SHA: GIT_SHA,
+                    lineage.BRANCH: "main",
+                    lineage.DATA_VERSION: DATA_VERSION,
+                    lineage.CI_RUN_URL: "https://ci.example.com/runs/42",
+                }
+            )
+            model = LogisticRegression().fit(features, labels)
+            mlflow.sklearn.log_model(model, name="model", input_example=features.head(2))
+        version = mlflow.register_model(f"runs:/{run.info.run_id}/model", MODEL_NAME)
     client = MlflowClient(mlflow_tracking.uri)
-    version = mlflow.register_model(f"runs:/{run.info.run_id}/model", MODEL_NAME)
     client.set_registered_model_alias(MODEL_NAME, "champion", version.version)
     return LoggedModel(
         tracking_uri=mlflow_tracking.uri,
@@ -147,17 +147,13 @@ def private_model(mlflow_tracking: MlflowServer) -> str:
     import mlflow
     import mlflow.pyfunc
 
-    client_uri = mlflow_tracking.uri
-    mlflow.set_tracking_uri(client_uri)
-    mlflow.set_experiment("build-secrets")
-
     class Constant(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
         """Needs only MLflow and the private package; never loaded here."""
 
         def predict(self, context: Any, model_input: list[Any]) -> list[int]:
             return [0 for _ in model_input]
 
-    with mlflow.start_run() as run:
+    with fluent_mlflow(mlflow_tracking.uri, "build-secrets"), mlflow.start_run() as run:
         mlflow.pyfunc.log_model(
             name="model",
             python_model=Constant(),

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from modelship import lineage
+from modelship.tracking import lineage
 from tests.data_train.conftest import Project
 from tests.data_train.test_train_stage import get_run, tags_of
 from tests.fixtures.mlflow_server import MlflowServer

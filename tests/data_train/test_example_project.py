@@ -6,12 +6,13 @@ import json
 
 import pytest
 
-from modelship import lineage
-from modelship.tracking import parse_model_uri
+from modelship.tracking import lineage
+from modelship.tracking.models import parse_model_uri
 from tests.data_train.conftest import Project, run_cli
 from tests.data_train.test_train_stage import get_run, metrics_of, tags_of
 from tests.fixtures.mlflow_server import MlflowServer
 from tests.harness.cli import host_env
+from tests.harness.mlflow_fluent import fluent_mlflow
 
 
 def test_data_then_train_leaves_a_run_with_lineage_and_a_loadable_model(
@@ -48,8 +49,8 @@ def test_data_then_train_leaves_a_run_with_lineage_and_a_loadable_model(
     import mlflow
     import pandas as pd
 
-    mlflow.set_tracking_uri(mlflow_tracking.uri)
-    model = mlflow.pyfunc.load_model(model_uri)
+    with fluent_mlflow(mlflow_tracking.uri):
+        model = mlflow.pyfunc.load_model(model_uri)
     smoke = json.loads((project.root / "smoke.json").read_text())["dataframe_split"]
     rows = pd.DataFrame(smoke["data"], columns=smoke["columns"])
     assert list(model.predict(rows)) == [0, 0, 1, 1]
@@ -111,8 +112,8 @@ def test_default_store_is_sqlite_in_the_workspace(project: Project) -> None:
     import mlflow
     import pandas as pd
 
-    mlflow.set_tracking_uri(uri)
-    model = mlflow.pyfunc.load_model(again.outputs["model-uri"])
+    with fluent_mlflow(uri):
+        model = mlflow.pyfunc.load_model(again.outputs["model-uri"])
     smoke = json.loads((project.root / "smoke.json").read_text())["dataframe_split"]
     assert len(model.predict(pd.DataFrame(smoke["data"], columns=smoke["columns"]))) == 4
 

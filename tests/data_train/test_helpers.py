@@ -8,15 +8,11 @@ from pathlib import Path
 import pytest
 
 from modelship.ci.errors import GateFailed, UsageError
+from modelship.ci.redact import redact_url
 from modelship.data.dvc import Dataset, fingerprint
 from modelship.evaluation.metrics_file import MetricsFileError, parse_metrics, read_metrics
-from modelship.tracking import (
-    parse_model_uri,
-    redact_uri,
-    resolve_tracking_uri,
-    run_url,
-    uri_secrets,
-)
+from modelship.tracking.models import parse_model_uri
+from modelship.tracking.uris import resolve_tracking_uri, run_url, uri_secrets
 
 
 def test_tracking_uri_order_and_absolute_local_stores(tmp_path: Path) -> None:
@@ -34,15 +30,16 @@ def test_tracking_uri_order_and_absolute_local_stores(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("uri", "shown"),
     [
-        ("https://bot:pa55word@mlflow.example.com/", "https://bot:***@mlflow.example.com/"),
+        ("https://bot:pa55word@mlflow.example.com/", "https://***@mlflow.example.com/"),
         ("https://h/x?token=abc&page=2", "https://h/x?token=***&page=2"),
-        ("postgresql://u:pw@db:5432/mlflow", "postgresql://u:***@db:5432/mlflow"),
+        ("https://u:pw@h/x?X-Amz-Signature=abc", "https://***@h/x?X-Amz-Signature=***"),
+        ("postgresql://u:pw@db:5432/mlflow", "postgresql://***@db:5432/mlflow"),
         ("sqlite:////tmp/mlruns.db", "sqlite:////tmp/mlruns.db"),
         ("http://127.0.0.1:5000", "http://127.0.0.1:5000"),
     ],
 )
-def test_redact_uri(uri: str, shown: str) -> None:
-    assert redact_uri(uri) == shown
+def test_tracking_uri_is_shown_without_credentials(uri: str, shown: str) -> None:
+    assert redact_url(uri) == shown
 
 
 def test_uri_secrets_include_the_environment() -> None:

@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from modelship import lineage
 from modelship.logged_models import CLOCK_SLACK_MS
-from tests.data_train.conftest import CliRun, clean_env, git, run_cli
+
+from modelship.tracking import lineage
+from tests.data_train.conftest import run_cli
 from tests.fixtures.mlflow_server import MlflowServer
+from tests.harness.checkout import git
+from tests.harness.cli import CliRun, host_env
 
 # Exactly what such a script does: no mlflow.start_run() anywhere.
 LOG_OUTSIDE_THE_RUN = """\
@@ -92,7 +94,7 @@ def test_adopted_model_registers_with_the_lineage_of_its_run(
     trained = train(mlflow_tracking, workspace, experiment, "python train.py")
     assert trained.code == 0, trained.stderr
     name = f"adopted-{uuid.uuid4().hex[:8]}"
-    env = clean_env(MLFLOW_TRACKING_URI=mlflow_tracking.uri)
+    env = host_env(MLFLOW_TRACKING_URI=mlflow_tracking.uri)
     done = run_cli(
         ["register", "--model-uri", trained.outputs["model-uri"], "--model-name", name],
         workspace,
@@ -125,7 +127,7 @@ def test_several_models_logged_outside_the_run_fail_listing_them(
 def test_model_logged_before_the_training_started_is_not_adopted(
     mlflow_tracking: MlflowServer, workspace: Path, experiment: str
 ) -> None:
-    env = clean_env(MLFLOW_TRACKING_URI=mlflow_tracking.uri, MLFLOW_EXPERIMENT_NAME=experiment)
+    env = host_env(MLFLOW_TRACKING_URI=mlflow_tracking.uri, MLFLOW_EXPERIMENT_NAME=experiment)
     earlier = subprocess.run(
         ["python", "train.py", "earlier"], cwd=workspace, env=env, capture_output=True, text=True
     )

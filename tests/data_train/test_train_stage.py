@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import requests
 
-from modelship import __version__, lineage
+from modelship import __version__
+from modelship.tracking import lineage
 from tests.data_train.conftest import run_cli
 from tests.fixtures.mlflow_server import MlflowServer
 from tests.fixtures.net import free_port

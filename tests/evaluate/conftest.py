@@ -8,7 +8,6 @@ gets a workspace holding the validation CSV and runs the CLI in-process.
 from __future__ import annotations
 
 import functools
-import os
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import pytest
 from tests.fixtures.mlflow_server import MlflowServer
 from tests.harness import cli as harness_cli
 from tests.harness.cli import CliRun, host_env
+from tests.harness.mlflow_fluent import fluent_mlflow
 
 LINEAGE = {
     "modelship.git_sha": "0123456789abcdef0123456789abcdef01234567",
@@ -75,8 +75,6 @@ def models(mlflow_tracking: MlflowServer) -> Models:
     from sklearn.preprocessing import StandardScaler
     from sklearn.tree import DecisionTreeClassifier
 
-    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
-    mlflow.set_tracking_uri(mlflow_tracking.uri)
     features, labels = load_breast_cancer(return_X_y=True, as_frame=True)
     x_train, x_val, y_train, y_val = train_test_split(
         features, labels, test_size=0.5, random_state=0, stratify=labels
@@ -87,36 +85,36 @@ def models(mlflow_tracking: MlflowServer) -> Models:
         "near": make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=1000)),
         "weak": DecisionTreeClassifier(max_depth=1, random_state=0),
     }
-    mlflow.set_experiment("evaluate-tests")
     uris: dict[str, str] = {}
     run_ids: dict[str, str] = {}
     signature = None
-    for name, estimator in estimators.items():
-        estimator.fit(x_train, y_train)
-        signature = infer_signature(x_val, estimator.predict(x_val))
-        with mlflow.start_run(run_name=name) as run:
-            mlflow.set_tags(LINEAGE)
-            mlflow.sklearn.log_model(
-                estimator,
-                name="model",
-                signature=signature,
-                pip_requirements=REQUIREMENTS,
-                skops_trusted_types=["sklearn.tree._tree.Tree"],
-            )
-        uris[name] = f"runs:/{run.info.run_id}/model"
-        run_ids[name] = run.info.run_id
-    for name, python_model in (("nan", NaNModel()), ("short", ShortModel())):
-        with mlflow.start_run(run_name=name) as run:
-            mlflow.pyfunc.log_model(
-                name="model", python_model=python_model, pip_requirements=REQUIREMENTS
-            )
-        uris[name] = f"runs:/{run.info.run_id}/model"
-        run_ids[name] = run.info.run_id
-    regression = LinearRegression().fit(x_train, y_train.astype(float))
-    with mlflow.start_run(run_name="linear") as run:
-        mlflow.sklearn.log_model(regression, name="model", pip_requirements=REQUIREMENTS)
-    uris["linear"] = f"runs:/{run.info.run_id}/model"
-    run_ids["linear"] = run.info.run_id
+    with fluent_mlflow(mlflow_tracking.uri, "evaluate-tests"):
+        for name, estimator in estimators.items():
+            estimator.fit(x_train, y_train)
+            signature = infer_signature(x_val, estimator.predict(x_val))
+            with mlflow.start_run(run_name=name) as run:
+                mlflow.set_tags(LINEAGE)
+                mlflow.sklearn.log_model(
+                    estimator,
+                    name="model",
+                    signature=signature,
+                    pip_requirements=REQUIREMENTS,
+                    skops_trusted_types=["sklearn.tree._tree.Tree"],
+                )
+            uris[name] = f"runs:/{run.info.run_id}/model"
+            run_ids[name] = run.info.run_id
+        for name, python_model in (("nan", NaNModel()), ("short", ShortModel())):
+            with mlflow.start_run(run_name=name) as run:
+                mlflow.pyfunc.log_model(
+                    name="model", python_model=python_model, pip_requirements=REQUIREMENTS
+                )
+            uris[name] = f"runs:/{run.info.run_id}/model"
+            run_ids[name] = run.info.run_id
+        regression = LinearRegression().fit(x_train, y_train.astype(float))
+        with mlflow.start_run(run_name="linear") as run:
+            mlflow.sklearn.log_model(regression, name="model", pip_requirements=REQUIREMENTS)
+        uris["linear"] = f"runs:/{run.info.run_id}/model"
+        run_ids["linear"] = run.info.run_id
     validation = x_val.copy()
     validation["label"] = y_val.to_numpy()
     return Models(uris, run_ids, validation)
@@ -142,9 +140,10 @@ def env(mlflow_tracking: MlflowServer) -> dict[str, str]:
 
 def make_champion(tracking_uri: str, name: str, model_uri: str) -> str:
     """Register `model_uri` under `name` and point `champion` at it; returns the version."""
-    from modelship import registry, tracking
+    from modelship.tracking import registry
+    from modelship.tracking.client import open_client
 
-    client = tracking.client(tracking_uri)
+    client = open_client(tracking_uri, {})
     done = registry.register(client, model_uri, name, alias="champion")
     return done.version
 

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.evaluate.conftest import CliRun, clean_env, run_cli
+from tests.evaluate.conftest import run_cli
 from tests.fixtures.mlflow_server import AuthServer, Credentials
+from tests.harness.cli import CliRun, host_env
 
 TRAIN = """\
 import mlflow, mlflow.sklearn
@@ -54,7 +55,7 @@ class Trained:
 
 
 def stage_env(server: AuthServer, who: Credentials) -> dict[str, str]:
-    return clean_env(
+    return host_env(
         MLFLOW_TRACKING_URI=server.uri,
         MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false",
         **who.env(),
@@ -81,8 +82,8 @@ def trained(mlflow_auth_server: AuthServer, tmp_path_factory: pytest.TempPathFac
     init_project(root)
     done = run_cli(
         ["train", "--command", f"{sys.executable} train.py", "--experiment", "auth-tests"],
-        stage_env(mlflow_auth_server, mlflow_auth_server.user),
         root,
+        stage_env(mlflow_auth_server, mlflow_auth_server.user),
     )
     assert done.code == 0, done.stderr
     return Trained(root, done.outputs["model-uri"], "auth-model")
@@ -121,8 +122,8 @@ def test_every_stage_works_with_credentials_from_its_environment(
             "--comment",
             "false",
         ],
-        env,
         trained.workspace,
+        env,
     )
     assert evaluated.code == 0, evaluated.stderr
     assert evaluated.outputs["passed"] == "true"
@@ -130,16 +131,16 @@ def test_every_stage_works_with_credentials_from_its_environment(
 
     registered = run_cli(
         ["register", "--model-uri", trained.model_uri, "--model-name", trained.name],
-        env,
         trained.workspace,
+        env,
     )
     assert registered.code == 0, registered.stderr
     version = registered.outputs["model-version"]
 
     promoted = run_cli(
         ["promote", "--model-name", trained.name, "--version", str(version)],
-        env,
         trained.workspace,
+        env,
     )
     assert promoted.code == 0, promoted.stderr
 
@@ -157,8 +158,8 @@ def test_train_with_a_wrong_password_exits_3_naming_the_refusal(
     who = wrong(mlflow_auth_server)
     done = run_cli(
         ["train", "--command", "python train.py", "--experiment", "auth-tests"],
-        stage_env(mlflow_auth_server, who),
         tmp_path,
+        stage_env(mlflow_auth_server, who),
     )
     assert_refused(done, who)
     assert "never runs" not in done.stderr
@@ -185,7 +186,7 @@ def test_stage_with_a_wrong_password_exits_3_naming_the_refusal(
     who = wrong(mlflow_auth_server)
     done = run_cli(
         [stage, "--model-name", trained.name, *args],
-        stage_env(mlflow_auth_server, who),
         trained.workspace,
+        stage_env(mlflow_auth_server, who),
     )
     assert_refused(done, who)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from modelship import registry, tracking
+from modelship.tracking import registry
+from modelship.tracking.client import open_client
 from tests.evaluate.conftest import Models, make_champion
 from tests.fixtures.mlflow_server import MlflowServer
 from tests.harness.checkout import gitlab_templates, init_project
@@ -80,7 +81,7 @@ def test_evaluate_register_promote_with_act(
     )
     run.check()
     assert "shipped decision=promote version=2 previous=1" in run.output
-    client = tracking.client(mlflow_tracking.uri)
+    client = open_client(mlflow_tracking.uri, {})
     assert registry.alias_version(client, name, "champion") == "2"
     assert registry.alias_version(client, name, "previous-champion") == "1"
 
@@ -143,5 +144,5 @@ def test_evaluate_register_promote_with_gitlab_ci_local(
     ).check()
     assert "shipped version=1 created=true" in run.output
     assert (project / "modelship-reports" / "evaluate.junit.xml").exists()
-    client = tracking.client(mlflow_tracking.uri)
+    client = open_client(mlflow_tracking.uri, {})
     assert registry.alias_version(client, name, "champion") == "1"

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from modelship import tracking
+from modelship.tracking.client import open_client
 from tests.evaluate.conftest import Case, run_cli
 from tests.harness.cli import CliRun
 
@@ -34,7 +34,7 @@ def test_simultaneous_registrations_of_one_source_agree_on_one_version(case: Cas
         futures = {name: [pool.submit(register, name) for _ in range(2)] for name in names}
         results = {name: [f.result(timeout=300) for f in pair] for name, pair in futures.items()}
 
-    client = tracking.client(case.tracking_uri)
+    client = open_client(case.tracking_uri, {})
     for name, pair in results.items():
         for done in pair:
             assert done.code == 0, f"{name}: {done.stderr}"

@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
-from modelship import registry, tracking
 from modelship.ci.errors import GateFailed
+from modelship.tracking import registry
+from modelship.tracking.client import open_client
 from tests.evaluate.conftest import LINEAGE, Case, run_cli
 
 pytestmark = pytest.mark.services
@@ -33,7 +34,7 @@ def test_register_twice_gives_one_version_with_lineage(case: Case) -> None:
     assert again.outputs["created"] == "false"
     assert again.outputs["model-version"] == "1"
 
-    client = tracking.client(case.tracking_uri)
+    client = open_client(case.tracking_uri, {})
     versions = client.search_model_versions(f"name = '{case.name}'")
     assert [v.version for v in versions] == ["1"]
     tags = client.get_model_version(case.name, "1").tags
@@ -55,7 +56,7 @@ def test_register_twice_gives_one_version_with_lineage(case: Case) -> None:
 def test_promote_then_rollback_restores_the_old_champion(case: Case) -> None:
     assert register(case, "weak").code == 0
     assert register(case, "strong").code == 0
-    client = tracking.client(case.tracking_uri)
+    client = open_client(case.tracking_uri, {})
 
     first = promote(case, "--version", "1")
     assert first.code == 0, first.stderr
@@ -127,7 +128,7 @@ class RacingClient:
 def test_promotion_read_back_catches_another_writer(case: Case) -> None:
     for model in ("weak", "strong", "near"):
         assert register(case, model).code == 0
-    inner = tracking.client(case.tracking_uri)
+    inner = open_client(case.tracking_uri, {})
     racing = RacingClient(inner, case.name, "3")
     with pytest.raises(GateFailed, match="another writer changed it"):
         registry.promote(racing, case.name, "2")

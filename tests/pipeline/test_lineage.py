@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from modelship import lineage
 from modelship.cli import main as cli
 from modelship.lineage_cli import main as lineage_main
+from modelship.tracking import lineage
 
 SHA = "4f2b0c9d8e7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c"
 DIGEST = "sha256:" + "ab" * 32

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from modelship import lineage
+from modelship.tracking import lineage
 from tests.data_train.conftest import run_cli
 from tests.data_train.test_train_stage import get_run, metrics_of, tags_of
 from tests.fakes.kube_server import KubeServer

@@ -15,7 +15,7 @@ import base64
 import binascii
 import re
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 import yaml
 
@@ -39,6 +39,10 @@ KUBECONFIG_SECRET_FIELDS = (
     "access-token",
 )
 
+# Query parameters that carry credentials in some tracking or artifact URIs
+# (pre-signed URLs, SAS tokens).
+SECRET_QUERY_KEY = re.compile(r"(token|secret|password|passwd|key|sig|signature|credential)", re.I)
+
 # Environment variables that hold a credential of a system modelship talks to.
 SECRET_ENV = ("MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")
 
@@ -47,8 +51,20 @@ MIN_SECRET_LENGTH = 3
 
 
 def redact_url(url: str) -> str:
-    """The URL with its user-info (user and password) replaced by `***`."""
-    return redact_urls_in_text(url)
+    """The URL with its user-info and credential-like query values replaced by `***`.
+
+    `https://bot:s3cret@host/x?token=abc&page=2` -> `https://***@host/x?token=***&page=2`.
+    """
+    shown = redact_urls_in_text(url)
+    try:
+        query = urlsplit(shown).query
+    except ValueError:
+        return shown
+    pairs = parse_qsl(query, keep_blank_values=True)
+    if not any(SECRET_QUERY_KEY.search(key) for key, _ in pairs):
+        return shown
+    hidden = [(k, REDACTED if SECRET_QUERY_KEY.search(k) else v) for k, v in pairs]
+    return shown.replace(f"?{query}", f"?{urlencode(hidden, safe='*')}", 1)
 
 
 def redact_urls_in_text(text: str) -> str:

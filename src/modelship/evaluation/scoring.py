@@ -141,7 +141,7 @@ def load_model(client: Any, uri: str, who: Who, tracking_uri: str) -> Any:
     except ModelshipError:
         raise
     except Exception as err:
-        from modelship.tracking import refusal_hint
+        from modelship.tracking.client import refusal_hint
 
         raise ExternalError(
             f"could not load the {who} model {uri}: {err}", refusal_hint(err)
@@ -150,7 +150,7 @@ def load_model(client: Any, uri: str, who: Who, tracking_uri: str) -> Any:
 
 def _model_files(client: Any, uri: str) -> str:
     """Where the files of the model named by `uri` are stored."""
-    from modelship.tracking import parse_model_uri
+    from modelship.tracking.models import parse_model_uri
 
     if not uri.startswith(("runs:", "models:")):
         return uri

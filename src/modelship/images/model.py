@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import os
+import contextlib
+import io
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelship import lineage, tracking
 from modelship.ci.errors import ExternalError, UsageError
+from modelship.ci.redact import redact_url
+from modelship.tracking import lineage
+from modelship.tracking.client import open_client
+from modelship.tracking.models import ModelRef, parse_model_uri
 
 # Run tags that carry lineage, as the train and register stages write them.
 LINEAGE_TAGS = {
@@ -62,28 +67,34 @@ def _is_unreachable(err: Exception) -> bool:
     )
 
 
-def fetch(uri: str, dest: Path, tracking_uri: str, registry_uri: str | None = None) -> ModelInfo:
+def fetch(
+    uri: str,
+    dest: Path,
+    tracking_uri: str,
+    env: Mapping[str, str],
+    registry_uri: str | None = None,
+) -> ModelInfo:
     """Download the model at `uri` into `dest` and read its MLflow metadata.
 
     Accepts `runs:/<run-id>/<path>` and every `models:/` form (version, alias,
     logged-model id, legacy stage).
     """
-    ref = tracking.parse_model_uri(uri)
-    client = tracking.client(tracking_uri, registry_uri)  # also bounds MLflow's retries
-    # A progress bar redrawn on stderr is noise in a CI log.
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    ref = parse_model_uri(uri)
+    client = open_client(tracking_uri, env, registry_uri)  # fails fast when the server is down
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    shown = tracking.redact_uri(tracking_uri)
+    shown = redact_url(tracking_uri)
     dest.mkdir(parents=True, exist_ok=True)
     try:
-        local = mlflow.artifacts.download_artifacts(
-            artifact_uri=ref.uri,
-            dst_path=str(dest),
-            tracking_uri=tracking_uri,
-            registry_uri=registry_uri or tracking_uri,
-        )
+        # MLflow draws a download progress bar on stderr; a CI log needs none.
+        with contextlib.redirect_stderr(io.StringIO()):
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=ref.uri,
+                dst_path=str(dest),
+                tracking_uri=tracking_uri,
+                registry_uri=registry_uri or tracking_uri,
+            )
     except (MlflowException, OSError, ValueError) as err:
         if _is_unreachable(err):
             raise ExternalError(
@@ -133,7 +144,7 @@ def fetch(uri: str, dest: Path, tracking_uri: str, registry_uri: str | None = No
     return info
 
 
-def _resolve_lineage(info: ModelInfo, ref: tracking.ModelRef, client: Any) -> None:
+def _resolve_lineage(info: ModelInfo, ref: ModelRef, client: Any) -> None:
     """Model name/version from the registry, lineage from the run and version tags."""
     version_tags: dict[str, str] = {}
     if ref.is_registered:

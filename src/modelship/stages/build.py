@@ -155,17 +155,15 @@ def run(ctx: StageContext[BuildInput]) -> Result:
     import tempfile
     from pathlib import Path
 
-    from modelship import tracking
     from modelship.images import builders, model
+    from modelship.tracking.uris import resolve_tracking_uri, uri_secrets
 
     repo = ctx.inputs.text("image")
     push = ctx.inputs.flag("push")
     auth = _registry_auth(ctx, repo) if push else None
     context_dir = ctx.inputs.path("context-dir", ctx.workspace)  # refused before any download
-    tracking_uri = tracking.resolve_tracking_uri(
-        ctx.inputs.optional("tracking-uri"), ctx.env, ctx.workspace
-    )
-    for secret in tracking.uri_secrets(tracking_uri, ctx.env):
+    tracking_uri = resolve_tracking_uri(ctx.inputs.optional("tracking-uri"), ctx.env, ctx.workspace)
+    for secret in uri_secrets(tracking_uri, ctx.env):
         ctx.log.mask(secret)
 
     with tempfile.TemporaryDirectory(prefix="modelship-build-") as tmp:
@@ -174,6 +172,7 @@ def run(ctx: StageContext[BuildInput]) -> Result:
                 ctx.inputs.text("model-uri"),
                 Path(tmp) / "download",
                 tracking_uri,
+                ctx.env,
                 ctx.env.get("MLFLOW_REGISTRY_URI") or None,
             )
         if info.lineage_error:

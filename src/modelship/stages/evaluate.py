@@ -244,7 +244,7 @@ def _checked_inputs(ctx: StageContext[EvaluateInput]) -> Checked:
 
 def _check_model_uri(value: str, what: str) -> None:
     """A URI MLflow can load: no blanks or control characters, a scheme, known forms parsed."""
-    from modelship import tracking
+    from modelship.tracking.models import parse_model_uri
 
     hint = "e.g. runs:/<run-id>/model, models:/m-<id>, models:/<name>/<version>"
     if not value or any(c.isspace() or not c.isprintable() for c in value):
@@ -252,13 +252,14 @@ def _check_model_uri(value: str, what: str) -> None:
             f"input '{what}' must be a model URI without blanks or control characters", hint
         )
     if value.startswith(("runs:", "models:")):
-        tracking.parse_model_uri(value, what)
+        parse_model_uri(value, what)
     elif not re.match(r"[A-Za-z][A-Za-z0-9+.-]*:", value):
         raise UsageError(f"input '{what}': {value[:80]!r} is not a model URI", hint)
 
 
 def run(ctx: StageContext[EvaluateInput]) -> Result:
-    from modelship import tracking
+    from modelship.tracking.client import open_client
+    from modelship.tracking.uris import authenticated_uri, resolve_tracking_uri, uri_secrets
 
     checked = _checked_inputs(ctx)
     alpha = checked.alpha
@@ -267,11 +268,11 @@ def run(ctx: StageContext[EvaluateInput]) -> Result:
     if comment_mode == "true":
         _forge_or_fail(ctx)
 
-    uri = tracking.resolve_tracking_uri(ctx.inputs.optional("tracking-uri"), ctx.env, ctx.workspace)
-    for secret in tracking.uri_secrets(uri, ctx.env):
+    uri = resolve_tracking_uri(ctx.inputs.optional("tracking-uri"), ctx.env, ctx.workspace)
+    for secret in uri_secrets(uri, ctx.env):
         ctx.log.mask(secret)
-    access_uri = tracking.authenticated_uri(uri, ctx.env)
-    client = tracking.client(access_uri)
+    client = open_client(uri, ctx.env)
+    access_uri = authenticated_uri(uri, ctx.env)  # the model download sends the credentials too
 
     outcome = Outcome()
     try:
@@ -511,11 +512,12 @@ def _champion_uri(
     ctx: StageContext[EvaluateInput], client: Any, name: str, outcome: Outcome
 ) -> str:
     """The champion's URI, or '' when there is none (only for the default alias)."""
-    from modelship import registry, tracking
+    from modelship.tracking import registry
+    from modelship.tracking.models import parse_model_uri
 
     given = ctx.inputs.optional("champion")
     uri = given or f"models:/{name}@champion"
-    ref = tracking.parse_model_uri(uri, "champion")
+    ref = parse_model_uri(uri, "champion")
     if ref.kind == "alias":
         version = registry.alias_version(client, ref.name, ref.alias)
         if not version:
@@ -585,13 +587,14 @@ def _log_to_mlflow(
 def _log_run(
     ctx: StageContext[EvaluateInput], client: Any, name: str, outcome: Outcome, junit: Any
 ) -> str:
-    from modelship import lineage, tracking
     from modelship.ci.errors import ExternalError
+    from modelship.tracking import lineage
+    from modelship.tracking.models import model_run_id, parse_model_uri
 
     candidate_uri = ctx.inputs.text("model-uri")
     try:
-        ref = tracking.parse_model_uri(candidate_uri)
-        candidate_run = tracking.model_run_id(client, ref)
+        ref = parse_model_uri(candidate_uri)
+        candidate_run = model_run_id(client, ref)
     except Exception as err:  # the evaluation is still logged, unlinked
         ctx.log.warning(f"could not find the candidate's run: {err}")
         candidate_run = ""

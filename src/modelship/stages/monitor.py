@@ -15,6 +15,8 @@ from modelship.ci.redact import redact_url, redact_urls_in_text
 from modelship.spec import Input, Output, Stage
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from modelship.drift.check import DriftResult
     from modelship.drift.performance import Performance
     from modelship.stages.input_names import MonitorInput
@@ -452,11 +454,11 @@ def _performance(
     result: DriftResult,
     options: Any,
 ) -> Performance:
-    from modelship import tracking
     from modelship.drift import load, performance
     from modelship.drift import prometheus as promexport
+    from modelship.tracking.uris import resolve_tracking_uri
 
-    uri = tracking.resolve_tracking_uri(ctx.inputs.optional("tracking-uri"), ctx.env, ctx.workspace)
+    uri = resolve_tracking_uri(ctx.inputs.optional("tracking-uri"), ctx.env, ctx.workspace)
     password = promexport.url_password(uri)
     if password:
         ctx.log.mask(password)
@@ -465,13 +467,13 @@ def _performance(
         tempfile.TemporaryDirectory(prefix="modelship-monitor-model-") as folder,
     ):
         try:
-            model = _load_model(model_uri, uri, Path(folder))
+            model = _load_model(model_uri, uri, ctx.env, Path(folder))
         except ModelshipError:
             raise
         except Exception as err:  # MLflow raises many types for a missing model or server
             # MLflow's own messages may quote the tracking URI, password included.
             raise ExternalError(
-                f"cannot load {model_uri} from {tracking.redact_uri(uri)}: "
+                f"cannot load {model_uri} from {redact_url(uri)}: "
                 f"{type(err).__name__}: {redact_urls_in_text(str(err))[:300]}",
                 "check model-uri and tracking-uri",
             ) from None
@@ -511,7 +513,7 @@ def _log_performance(ctx: StageContext[MonitorInput], perf: Performance, target:
         ctx.log.info(f"no labels in both sets (column '{target}'): performance not compared")
 
 
-def _load_model(model_uri: str, tracking_uri: str, folder: Path) -> Any:
+def _load_model(model_uri: str, tracking_uri: str, env: Mapping[str, str], folder: Path) -> Any:
     """Download the model through this tracking server and load it.
 
     A `models:/` URI is resolved with an `MlflowClient` bound to the server
@@ -519,9 +521,10 @@ def _load_model(model_uri: str, tracking_uri: str, folder: Path) -> Any:
     is set or read.
     """
     import mlflow
-    from mlflow import MlflowClient
 
-    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    from modelship.tracking.client import open_client
+
+    client = open_client(tracking_uri, env)
     source = _model_source(client, model_uri)
     local = mlflow.artifacts.download_artifacts(
         artifact_uri=source, dst_path=str(folder), tracking_uri=tracking_uri

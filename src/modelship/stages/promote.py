@@ -63,7 +63,9 @@ STAGE = Stage(
 
 
 def run(ctx: StageContext[PromoteInput]) -> Result:
-    from modelship import registry, tracking
+    from modelship.tracking import registry
+    from modelship.tracking.client import open_client
+    from modelship.tracking.uris import resolve_tracking_uri, uri_secrets
 
     name = ctx.inputs.text("model-name")
     alias = ctx.inputs.text("alias")
@@ -80,10 +82,10 @@ def run(ctx: StageContext[PromoteInput]) -> Result:
         )
     if not rolling_back and not (version_input or uri_input):
         raise UsageError("give `version` or `model-uri` (or `rollback: true`)")
-    uri = tracking.resolve_tracking_uri(ctx.inputs.optional("tracking-uri"), ctx.env, ctx.workspace)
-    for secret in tracking.uri_secrets(uri, ctx.env):
+    uri = resolve_tracking_uri(ctx.inputs.optional("tracking-uri"), ctx.env, ctx.workspace)
+    for secret in uri_secrets(uri, ctx.env):
         ctx.log.mask(secret)
-    client = tracking.client(tracking.authenticated_uri(uri, ctx.env))
+    client = open_client(uri, ctx.env)
 
     if rolling_back:
         done = registry.guarded(

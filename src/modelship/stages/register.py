@@ -62,8 +62,11 @@ MAX_WAIT_SECONDS = 24 * 3600
 
 
 def run(ctx: StageContext[RegisterInput]) -> Result:
-    from modelship import registry, tracking
     from modelship.ci.inputs import parse_key_values
+    from modelship.tracking import registry
+    from modelship.tracking.client import open_client
+    from modelship.tracking.models import parse_model_uri
+    from modelship.tracking.uris import resolve_tracking_uri, uri_secrets
 
     name = ctx.inputs.text("model-name")
     tags = parse_key_values("tags", ctx.inputs.text("tags"))
@@ -74,11 +77,11 @@ def run(ctx: StageContext[RegisterInput]) -> Result:
             f"got {timeout:g}"
         )
     model_uri = ctx.inputs.text("model-uri")
-    tracking.parse_model_uri(model_uri, "model-uri")  # exit 2 before the registry is contacted
-    uri = tracking.resolve_tracking_uri(ctx.inputs.optional("tracking-uri"), ctx.env, ctx.workspace)
-    for secret in tracking.uri_secrets(uri, ctx.env):
+    parse_model_uri(model_uri, "model-uri")  # exit 2 before the registry is contacted
+    uri = resolve_tracking_uri(ctx.inputs.optional("tracking-uri"), ctx.env, ctx.workspace)
+    for secret in uri_secrets(uri, ctx.env):
         ctx.log.mask(secret)
-    client = tracking.client(tracking.authenticated_uri(uri, ctx.env))
+    client = open_client(uri, ctx.env)
     done = registry.guarded(
         lambda: registry.register(
             client,

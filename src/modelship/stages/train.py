@@ -14,8 +14,8 @@ from modelship.spec import Input, Output, Stage
 
 if TYPE_CHECKING:
     from modelship.process import Completed
-    from modelship.runstore import LoggedModel, RunStore
     from modelship.stages.input_names import TrainInput
+    from modelship.tracking.runs import LoggedModel, RunStore
 
 STAGE = Stage(
     name="train",
@@ -200,14 +200,16 @@ class Plan:
 
 
 def run(ctx: StageContext[TrainInput]) -> Result:
-    from modelship import tracking
-    from modelship.runstore import now_ms, open_store
+    from modelship.ci.redact import redact_url
+    from modelship.tracking.lineage import lineage_tags
+    from modelship.tracking.runs import RunStore, now_ms
+    from modelship.tracking.uris import resolve_tracking_uri, run_url, uri_secrets
 
     plan = _plan(ctx)
-    uri = tracking.resolve_tracking_uri(ctx.inputs.optional("tracking-uri"), ctx.env, ctx.workspace)
-    for secret in tracking.uri_secrets(uri, ctx.env):
+    uri = resolve_tracking_uri(ctx.inputs.optional("tracking-uri"), ctx.env, ctx.workspace)
+    for secret in uri_secrets(uri, ctx.env):
         ctx.log.mask(secret)
-    shown_uri = tracking.redact_uri(uri)
+    shown_uri = redact_url(uri)
     job = None
     if ctx.inputs.text("backend") == "kubernetes":
         from modelship.stages.train_kube import job_plan
@@ -217,13 +219,13 @@ def run(ctx: StageContext[TrainInput]) -> Result:
     data_version = _data_version(ctx)
     sha, branch = _git(ctx)
 
-    store = open_store(uri, ctx.env)
+    store = RunStore(uri, ctx.env)
     experiment_id = store.experiment_id(experiment)
-    tags = tracking.lineage_tags(ctx.platform, sha, branch, data_version)
+    tags = lineage_tags(ctx.platform, sha, branch, data_version)
     tags["mlflow.source.name"] = " ".join(plan.argv)[:500]
     tags["modelship.train.mode"] = plan.mode
     run_id = store.create_run(experiment_id, ctx.inputs.optional("run-name"), tags)
-    url = tracking.run_url(uri, experiment_id, run_id)
+    url = run_url(uri, experiment_id, run_id)
     ctx.log.info(
         f"MLflow run {run_id} in experiment {experiment!r} ({shown_uri})"
         + (f": {url}" if url else "")
@@ -350,14 +352,15 @@ def _finish(ctx: StageContext[TrainInput], session: Session) -> Result:
 def _find_models(ctx: StageContext[TrainInput], session: Session) -> tuple[list[LoggedModel], str]:
     """The models logged in the run, else the one the training logged outside it (MLflow 3
     `log_model` without `start_run`), adopted by the run; and why no model can be chosen."""
-    from modelship import logged_models, registry, tracking
-    from modelship.runstore import LoggedModel, now_ms
+    from modelship.tracking import logged_models, registry
+    from modelship.tracking.client import open_client
+    from modelship.tracking.runs import LoggedModel, now_ms
 
     models = session.store.logged_models(session.experiment_id, session.run_id)
     if models:
         return models, ""
-    client = tracking.client(tracking.authenticated_uri(session.store.uri, ctx.env))
-    shown = tracking.redact_uri(session.store.uri)
+    client = open_client(session.store.uri, ctx.env)
+    shown = session.store.shown
     found = registry.guarded(
         lambda: logged_models.unlinked_models(
             client, session.experiment_id, session.started_ms, now_ms()

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from modelship import lineage
+from modelship.tracking import lineage
 
 if TYPE_CHECKING:
     from modelship.kube.jobs.plan import JobPlan

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from modelship.ci.context import StageContext
     from modelship.kube.jobs.submit import JobCompleted
-    from modelship.runstore import RunStore
+    from modelship.tracking.runs import RunStore
 
 
 @dataclass

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from modelship.ci.context import StageContext
     from modelship.kube.api import Kube, KubeError
     from modelship.kube.jobs.plan import JobPlan
-    from modelship.runstore import RunStore
+    from modelship.tracking.runs import RunStore
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@
   demoted version as the new previous holder, so a rollback can be undone.
 
 Functions take an `MlflowClient` (see `modelship.tracking.client`), so tests
-use a real tracking server.
+use a real tracking server. Waiting for a new version to become READY is
+MLflow's own (`create_model_version(await_creation_for=...)`).
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from modelship import lineage
 from modelship.ci.errors import ExternalError, GateFailed, ModelshipError, UsageError
-from modelship.tracking import ModelRef, logged_model_run_id, parse_model_uri, refusal_hint
+from modelship.tracking import lineage
+from modelship.tracking.client import refusal_hint
+from modelship.tracking.models import ModelRef, logged_model_run_id, parse_model_uri
 
 SOURCE_TAG = "modelship.source_uri"
 # Which register call created a version; tells concurrent callers whose duplicate is whose.
@@ -197,7 +199,7 @@ def register(
         if description:
             client.update_model_version(name, str(existing.version), description=description)
     version = str(existing.version)
-    _wait_ready(client, name, version, wait_timeout)
+    _check_ready(client, name, version, wait_timeout)
     if alias:
         _set_alias_once_agreed(client, name, alias, version)
     return Registered(name, version, created, run_id)
@@ -290,20 +292,21 @@ def _ensure_registered_model(client: Any, name: str) -> None:
             raise
 
 
-def _wait_ready(client: Any, name: str, version: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        status = str(client.get_model_version(name, version).status)
-        if status == "READY":
-            return
-        if status == "FAILED_REGISTRATION":
-            raise ExternalError(f"registry: {name} version {version} failed to register")
-        if time.monotonic() >= deadline:
-            raise ExternalError(
-                f"registry: {name} version {version} is still {status} after {timeout:g}s",
-                "raise wait-timeout, or check the registry's artifact storage",
-            )
-        time.sleep(1.0)
+def _check_ready(client: Any, name: str, version: str, waited: float) -> None:
+    """Fail unless the version is READY.
+
+    A version this call created was already awaited by `create_model_version`
+    for `waited` seconds; one registered before by another call is not waited for.
+    """
+    status = str(client.get_model_version(name, version).status)
+    if status == "READY":
+        return
+    if status == "FAILED_REGISTRATION":
+        raise ExternalError(f"registry: {name} version {version} failed to register")
+    raise ExternalError(
+        f"registry: {name} version {version} is still {status} (waited up to {waited:g}s)",
+        "raise wait-timeout, or check the registry's artifact storage, then re-run",
+    )
 
 
 def alias_version(client: Any, name: str, alias: str) -> str:

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from modelship import lineage
+from modelship.tracking import lineage
 
 # The CI runner's clock, which bounds the window, and the tracking server's,
 # which stamps the model, may differ a little.
