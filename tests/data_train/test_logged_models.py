@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from modelship.logged_models import CLOCK_SLACK_MS
 
 from modelship.tracking import lineage
+from modelship.tracking.logged_models import CLOCK_SLACK_MS
 from tests.data_train.conftest import run_cli
 from tests.fixtures.mlflow_server import MlflowServer
 from tests.harness.checkout import git
