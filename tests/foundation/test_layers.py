@@ -77,6 +77,12 @@ def test_imports_go_one_way(name: str, path: Path) -> None:
     assert not wrong, "\n".join(wrong)
 
 
+def test_every_module_has_a_layer() -> None:
+    """A new top-level module or package must say where it belongs."""
+    unplaced = [name for name, _ in modules() if layer(name) == "other" and name != "modelship"]
+    assert not unplaced, unplaced
+
+
 def test_no_private_name_of_another_package_is_used() -> None:
     """No `from x import _y`, no `x._y`, no `x._y.z` module, for any library or for
     another modelship package; a module's own `_helpers` are its business."""
