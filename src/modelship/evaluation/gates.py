@@ -250,13 +250,13 @@ def default_champion_rule(metric: str, higher_is_better: bool) -> Rule:
 
 # --- deciding ------------------------------------------------------------------
 
-Outcome = Literal["pass", "fail", "skipped"]
+Verdict = Literal["pass", "fail", "skipped"]
 
 
 @dataclass(frozen=True)
 class GateResult:
     rule: Rule
-    outcome: Outcome
+    outcome: Verdict
     reason: str
     candidate: float | None
     champion: float | None
@@ -337,7 +337,7 @@ def decide(
     """Judge one rule. Missing or non-finite values fail closed."""
 
     def result(
-        outcome: Outcome, reason: str, threshold: float | None = None, p: float | None = None
+        outcome: Verdict, reason: str, threshold: float | None = None, p: float | None = None
     ) -> GateResult:
         return GateResult(rule, outcome, reason, candidate, champion, threshold, p)
 

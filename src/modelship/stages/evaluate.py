@@ -160,7 +160,7 @@ STAGE = Stage(
 
 
 @dataclass
-class Outcome:
+class Evaluation:
     """Everything the reports, the MLflow run and the outputs are made from."""
 
     task: str = ""
@@ -274,7 +274,7 @@ def run(ctx: StageContext[EvaluateInput]) -> Result:
     client = open_client(uri, ctx.env)
     access_uri = authenticated_uri(uri, ctx.env)  # the model download sends the credentials too
 
-    outcome = Outcome()
+    outcome = Evaluation()
     try:
         _evaluate(ctx, client, access_uri, name, checked, outcome=outcome)
     except GateFailed as err:
@@ -340,12 +340,11 @@ def _evaluate(
     name: str,
     checked: Checked,
     *,
-    outcome: Outcome,
+    outcome: Evaluation,
 ) -> None:
-    import numpy as np
+    import contextlib
 
-    from modelship.evaluation import bootstrap, scoring
-    from modelship.evaluation import report as evaluation_report
+    from modelship.evaluation import bootstrap, compare, scoring
 
     data_path = ctx.inputs.path("data", ctx.workspace)
     assert data_path is not None
@@ -369,72 +368,25 @@ def _evaluate(
             champion_model = scoring.load_model(client, champion_uri, "champion", tracking_uri)
             scored.append(scoring.score(champion_model, champion_uri, features, "champion", task))
 
-    rule_metrics = [r.metric for r in rules]
-    if task == "classification":
-        encoded = scoring.encode_classification(y, scored)
-        n_classes = encoded.n_classes
-        names, explicit = scoring.requested_metrics(
-            task, n_classes, ctx.inputs.items("metrics"), rule_metrics
+    comparing = f"paired bootstrap, {resamples} resamples" if champion_uri and resamples else ""
+    with ctx.log.group(comparing) if comparing else contextlib.nullcontext():
+        result = compare.compare(
+            task,
+            y,
+            scored,
+            ctx.inputs.items("metrics"),
+            [r.metric for r in rules],
+            resamples=resamples,
+            seed=seed,
         )
-        cand = encoded.models["candidate"]
-        if "roc_auc" in names and cand.scores is None:
-            if "roc_auc" in explicit:
-                raise GateFailed(
-                    "metric roc_auc is missing: the candidate gives no probability "
-                    "for the positive class (no predict_proba)"
-                )
-            names.remove("roc_auc")
-            ctx.log.warning("roc_auc left out: the candidate model gives no class probabilities")
-        outcome.metrics = names
-        outcome.candidate = bootstrap.classification_metrics(encoded.y, cand, n_classes, names)
-        labels = [scoring.label_text(c) for c in encoded.classes]
-        outcome.plots.append(
-            evaluation_report.confusion_svg(
-                scoring.confusion(encoded.y, cand.labels, n_classes),
-                labels,
-                "candidate: confusion matrix",
-            )
-            if n_classes <= 30
-            else ""
-        )
-        champ = encoded.models.get("champion")
-        if champ is not None:
-            outcome.champion = bootstrap.classification_metrics(encoded.y, champ, n_classes, names)
-            if n_classes <= 30:
-                outcome.plots.append(
-                    evaluation_report.confusion_svg(
-                        scoring.confusion(encoded.y, champ.labels, n_classes),
-                        labels,
-                        "champion: confusion matrix",
-                    )
-                )
-            if resamples:
-                with ctx.log.group(f"paired bootstrap, {resamples} resamples"):
-                    outcome.samples = bootstrap.paired_classification(
-                        encoded.y, cand, champ, n_classes, names, resamples=resamples, seed=seed
-                    )
-    else:
-        names, explicit = scoring.requested_metrics(
-            task, 0, ctx.inputs.items("metrics"), rule_metrics
-        )
-        outcome.metrics = names
-        truth = y.astype(np.float64)
-        values = [scoring.regression_values(s) for s in scored]
-        outcome.candidate = bootstrap.regression_metrics(truth, values[0], names)
-        outcome.plots.append(
-            evaluation_report.residual_svg(values[0], truth, "candidate: residuals")
-        )
-        if len(values) > 1:
-            outcome.champion = bootstrap.regression_metrics(truth, values[1], names)
-            outcome.plots.append(
-                evaluation_report.residual_svg(values[1], truth, "champion: residuals")
-            )
-            if resamples:
-                with ctx.log.group(f"paired bootstrap, {resamples} resamples"):
-                    outcome.samples = bootstrap.paired_regression(
-                        truth, values[0], values[1], names, resamples=resamples, seed=seed
-                    )
-
+    for warning in result.warnings:
+        ctx.log.warning(warning)
+    outcome.metrics, outcome.candidate, outcome.champion = (
+        result.metrics,
+        result.candidate,
+        result.champion,
+    )
+    outcome.samples, outcome.plots = result.samples, [*outcome.plots, *result.plots]
     _judge(ctx, rules, alpha=alpha, resamples=resamples, seed=seed, outcome=outcome)
 
 
@@ -445,7 +397,7 @@ def _judge(
     alpha: float | None,
     resamples: int,
     seed: int,
-    outcome: Outcome,
+    outcome: Evaluation,
 ) -> None:
     """Every rule, plus the default one when no rule compares with the champion."""
     from modelship.evaluation import bootstrap, gates
@@ -486,7 +438,7 @@ def _judge(
 
 
 def _default_rule(
-    ctx: StageContext[EvaluateInput], rules: list[Rule], outcome: Outcome
+    ctx: StageContext[EvaluateInput], rules: list[Rule], outcome: Evaluation
 ) -> list[Rule]:
     """The fail-closed gate against the champion, unless a rule or the user says otherwise."""
     from modelship.evaluation import gates
@@ -509,7 +461,7 @@ def _default_rule(
 
 
 def _champion_uri(
-    ctx: StageContext[EvaluateInput], client: Any, name: str, outcome: Outcome
+    ctx: StageContext[EvaluateInput], client: Any, name: str, outcome: Evaluation
 ) -> str:
     """The champion's URI, or '' when there is none (only for the default alias)."""
     from modelship.tracking import registry
@@ -540,7 +492,7 @@ def _champion_uri(
 
 
 def _write_reports(
-    ctx: StageContext[EvaluateInput], name: str, outcome: Outcome, alpha: float | None
+    ctx: StageContext[EvaluateInput], name: str, outcome: Evaluation, alpha: float | None
 ) -> Any:
     from modelship.evaluation import report as rep
 
@@ -573,7 +525,7 @@ def _write_reports(
 
 
 def _log_to_mlflow(
-    ctx: StageContext[EvaluateInput], client: Any, name: str, outcome: Outcome, junit: Any
+    ctx: StageContext[EvaluateInput], client: Any, name: str, outcome: Evaluation, junit: Any
 ) -> str:
     """The evaluation as an MLflow run, nested under the candidate's run."""
     import contextlib
@@ -585,7 +537,7 @@ def _log_to_mlflow(
 
 
 def _log_run(
-    ctx: StageContext[EvaluateInput], client: Any, name: str, outcome: Outcome, junit: Any
+    ctx: StageContext[EvaluateInput], client: Any, name: str, outcome: Evaluation, junit: Any
 ) -> str:
     from modelship.ci.errors import ExternalError
     from modelship.tracking import lineage
@@ -625,32 +577,7 @@ def _log_run(
             tags["modelship.error"] = outcome.error[:4000]
         run = client.create_run(experiment, tags={k: v for k, v in tags.items() if v})
         run_id = str(run.info.run_id)
-        from mlflow.entities import Metric, Param
-
-        stamp = int(run.info.start_time)
-        metrics: list[Any] = []
-
-        def add(key: str, value: float | None) -> None:
-            if value is not None and math.isfinite(value):
-                metrics.append(Metric(key, float(value), stamp, 0))
-
-        for key, value in outcome.candidate.items():
-            add(f"candidate.{key}", value)
-        for key, value in (outcome.champion or {}).items():
-            add(f"champion.{key}", value)
-        for key, stats in outcome.deltas.items():
-            add(f"delta.{key}", stats.delta)
-            add(f"delta.{key}.ci_low", stats.ci_low)
-            add(f"delta.{key}.ci_high", stats.ci_high)
-            add(f"delta.{key}.p_value", stats.p_value)
-        add("passed", 1.0 if outcome.passed else 0.0)
-        params = [
-            Param("thresholds", ctx.inputs.text("thresholds")[:6000] or "(none)"),
-            Param("significance", ctx.inputs.text("significance")),
-            Param("bootstrap_samples", ctx.inputs.text("bootstrap-samples")),
-            Param("task", outcome.task or "unknown"),
-            Param("rows", str(outcome.rows)),
-        ]
+        metrics, params = _run_records(ctx, outcome, int(run.info.start_time))
         client.log_batch(run_id, metrics=metrics, params=params)
         data_path = ctx.inputs.path("data", ctx.workspace)
         if data_path is not None and data_path.is_file():
@@ -669,7 +596,39 @@ def _log_run(
     return run_id
 
 
-def _gate_records(outcome: Outcome) -> list[dict[str, Any]]:
+def _run_records(
+    ctx: StageContext[EvaluateInput], outcome: Evaluation, stamp: int
+) -> tuple[list[Any], list[Any]]:
+    """The evaluation's metrics (each model's, the deltas, pass/fail) and its settings."""
+    from mlflow.entities import Metric, Param
+
+    metrics: list[Any] = []
+
+    def add(key: str, value: float | None) -> None:
+        if value is not None and math.isfinite(value):
+            metrics.append(Metric(key, float(value), stamp, 0))
+
+    for key, value in outcome.candidate.items():
+        add(f"candidate.{key}", value)
+    for key, value in (outcome.champion or {}).items():
+        add(f"champion.{key}", value)
+    for key, stats in outcome.deltas.items():
+        add(f"delta.{key}", stats.delta)
+        add(f"delta.{key}.ci_low", stats.ci_low)
+        add(f"delta.{key}.ci_high", stats.ci_high)
+        add(f"delta.{key}.p_value", stats.p_value)
+    add("passed", 1.0 if outcome.passed else 0.0)
+    params = [
+        Param("thresholds", ctx.inputs.text("thresholds")[:6000] or "(none)"),
+        Param("significance", ctx.inputs.text("significance")),
+        Param("bootstrap_samples", ctx.inputs.text("bootstrap-samples")),
+        Param("task", outcome.task or "unknown"),
+        Param("rows", str(outcome.rows)),
+    ]
+    return metrics, params
+
+
+def _gate_records(outcome: Evaluation) -> list[dict[str, Any]]:
     return [
         {
             "rule": g.rule.label,
@@ -708,7 +667,7 @@ def _forge_or_fail(ctx: StageContext[EvaluateInput]) -> Forge:
 def _comment(
     ctx: StageContext[EvaluateInput],
     name: str,
-    outcome: Outcome,
+    outcome: Evaluation,
     alpha: float | None,
     *,
     required: bool,
