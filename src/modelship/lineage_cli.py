@@ -167,14 +167,14 @@ class Mlflow:
     @property
     def client(self) -> Any:
         if self._client is None:
-            try:
-                from mlflow.tracking import MlflowClient
-            except ImportError:
-                raise UsageError(
-                    "MLflow is not installed", "pip install 'modelship-ci[mlflow]'"
-                ) from None
+            import importlib.util
+
+            if importlib.util.find_spec("mlflow") is None:
+                raise UsageError("MLflow is not installed", "pip install 'modelship-ci[mlflow]'")
+            from modelship.tracking.client import open_client
+
             registry = self.env.get("MLFLOW_REGISTRY_URI") or None
-            self._client = MlflowClient(tracking_uri=self.uri, registry_uri=registry)
+            self._client = open_client(self.uri, self.env, registry)
         return self._client
 
     def run(self, record: Record, run_id: str) -> None:

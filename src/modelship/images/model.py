@@ -14,6 +14,7 @@ from modelship.ci.redact import redact_url
 from modelship.tracking import lineage
 from modelship.tracking.client import open_client
 from modelship.tracking.models import ModelRef, parse_model_uri
+from modelship.tracking.uris import authenticated_uri
 
 # Run tags that carry lineage, as the train and register stages write them.
 LINEAGE_TAGS = {
@@ -81,6 +82,30 @@ def fetch(
     """
     ref = parse_model_uri(uri)
     client = open_client(tracking_uri, env, registry_uri)  # fails fast when the server is down
+    from mlflow.exceptions import MlflowException
+
+    shown = redact_url(tracking_uri)
+    info = _read_model(uri, _download(ref, dest, tracking_uri, env, registry_uri))
+    try:
+        _resolve_lineage(info, ref, client)
+    except MlflowException as err:
+        if _is_unreachable(err):
+            raise ExternalError(
+                f"the MLflow tracking server at {shown} did not answer: {_first_line(err)}"
+            ) from None
+        # The model downloaded; lineage that cannot be read is a gap, said in the log.
+        info.lineage_error = _first_line(err)
+    return info
+
+
+def _download(
+    ref: ModelRef,
+    dest: Path,
+    tracking_uri: str,
+    env: Mapping[str, str],
+    registry_uri: str | None,
+) -> Path:
+    """The model's folder, downloaded with the job's MLflow credentials."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
@@ -92,24 +117,26 @@ def fetch(
             local = mlflow.artifacts.download_artifacts(
                 artifact_uri=ref.uri,
                 dst_path=str(dest),
-                tracking_uri=tracking_uri,
-                registry_uri=registry_uri or tracking_uri,
+                tracking_uri=authenticated_uri(tracking_uri, env),
+                registry_uri=authenticated_uri(registry_uri or tracking_uri, env),
             )
     except (MlflowException, OSError, ValueError) as err:
         if _is_unreachable(err):
             raise ExternalError(
-                f"the MLflow tracking server at {shown} did not answer for {uri}: "
+                f"the MLflow tracking server at {shown} did not answer for {ref.uri}: "
                 f"{_first_line(err)}",
                 "check MLFLOW_TRACKING_URI (or tracking-uri) and that the server is up",
             ) from None
         raise UsageError(
-            f"model URI {uri} does not resolve on {shown}: {_first_line(err)}",
+            f"model URI {ref.uri} does not resolve on {shown}: {_first_line(err)}",
             "pass a runs:/<run-id>/<path> or models:/<name>/<version> URI that exists",
         ) from None
-
     path = Path(local)
-    if path.is_file():
-        path = path.parent
+    return path.parent if path.is_file() else path
+
+
+def _read_model(uri: str, path: Path) -> ModelInfo:
+    """What the build needs from the model's MLmodel and python_env.yaml files."""
     mlmodel = path / "MLmodel"
     if not mlmodel.is_file():
         raise UsageError(
@@ -131,16 +158,6 @@ def fetch(
     env_file = path / "python_env.yaml"
     if env_file.is_file():
         info.python_version = str(_read_yaml(env_file).get("python") or info.python_version)
-
-    try:
-        _resolve_lineage(info, ref, client)
-    except MlflowException as err:
-        if _is_unreachable(err):
-            raise ExternalError(
-                f"the MLflow tracking server at {shown} did not answer: {_first_line(err)}"
-            ) from None
-        # The model downloaded; lineage that cannot be read is a gap, said in the log.
-        info.lineage_error = _first_line(err)
     return info
 
 

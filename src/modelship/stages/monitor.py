@@ -523,11 +523,12 @@ def _load_model(model_uri: str, tracking_uri: str, env: Mapping[str, str], folde
     import mlflow
 
     from modelship.tracking.client import open_client
+    from modelship.tracking.uris import authenticated_uri
 
     client = open_client(tracking_uri, env)
     source = _model_source(client, model_uri)
     local = mlflow.artifacts.download_artifacts(
-        artifact_uri=source, dst_path=str(folder), tracking_uri=tracking_uri
+        artifact_uri=source, dst_path=str(folder), tracking_uri=authenticated_uri(tracking_uri, env)
     )
     return mlflow.pyfunc.load_model(local)
 

@@ -13,6 +13,7 @@ from modelship.ci.context import Result, StageContext
 from modelship.spec import Input, Output, Stage
 
 if TYPE_CHECKING:
+    from modelship.kube.jobs.submit import JobCompleted
     from modelship.process import Completed
     from modelship.stages.input_names import TrainInput
     from modelship.tracking.runs import LoggedModel, RunStore
@@ -239,6 +240,25 @@ def run(ctx: StageContext[TrainInput]) -> Result:
         "tracking-uri": shown_uri,
     }
 
+    env = _training_env(ctx, plan, uri, experiment, run_id)
+    started_ms = now_ms()
+    completed = (
+        job.run(ctx, store, run_id, plan.argv, env, tags)
+        if job
+        else _run_training(ctx, store, run_id, plan, env)
+    )
+    _log_params(ctx, store, run_id, plan.params)
+    session = Session(store, run_id, experiment_id, experiment, plan, outputs, tags, started_ms)
+    if completed.returncode != 0 or completed.timed_out:
+        return _failed(ctx, session, completed)
+    return _finish(ctx, session)
+
+
+def _training_env(
+    ctx: StageContext[TrainInput], plan: Plan, uri: str, experiment: str, run_id: str
+) -> dict[str, str]:
+    """The training's environment: the job's, plus the run it must log to. Passed to
+    the child process explicitly; this process's own environment stays as it is."""
     env = dict(ctx.env)
     env.update(
         {
@@ -252,28 +272,24 @@ def run(ctx: StageContext[TrainInput]) -> Result:
         # `mlflow run` takes the experiment from MLFLOW_EXPERIMENT_NAME.
         plan.argv.extend(["--run-id", run_id])
     env.pop("MLFLOW_EXPERIMENT_ID", None)  # would contradict the run's experiment
+    return env
 
-    started_ms = now_ms()
-    completed = (
-        job.run(ctx, store, run_id, plan.argv, env, tags)
-        if job
-        else _run_training(ctx, store, run_id, plan, env)
+
+def _failed(
+    ctx: StageContext[TrainInput], session: Session, completed: Completed | JobCompleted
+) -> Result:
+    """The training failed or timed out: the run is marked FAILED and the gate says no."""
+    session.store.finish(session.run_id, "FAILED")
+    why = getattr(completed, "reason", "") or (
+        f"training timed out after {ctx.inputs.number('timeout'):g}s"
+        if completed.timed_out
+        else f"training failed with exit code {completed.returncode}"
     )
-    _log_params(ctx, store, run_id, plan.params)
-    if completed.returncode != 0 or completed.timed_out:
-        store.finish(run_id, "FAILED")
-        why = getattr(completed, "reason", "") or (
-            f"training timed out after {ctx.inputs.number('timeout'):g}s"
-            if completed.timed_out
-            else f"training failed with exit code {completed.returncode}"
-        )
-        ctx.summary.text(f"Failed: {why}; the MLflow run is marked FAILED.")
-        _summary(ctx, outputs, experiment, plan)
-        ctx.summary.code(completed.tail or "(no output)", title="Last lines of the training output")
-        return Result(outputs, gate_failed=f"{why}; the MLflow run {run_id} is marked FAILED")
-
-    return _finish(
-        ctx, Session(store, run_id, experiment_id, experiment, plan, outputs, tags, started_ms)
+    ctx.summary.text(f"Failed: {why}; the MLflow run is marked FAILED.")
+    _summary(ctx, session.outputs, session.experiment, session.plan)
+    ctx.summary.code(completed.tail or "(no output)", title="Last lines of the training output")
+    return Result(
+        session.outputs, gate_failed=f"{why}; the MLflow run {session.run_id} is marked FAILED"
     )
 
 
