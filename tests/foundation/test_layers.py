@@ -119,3 +119,16 @@ def imported_modules(tree: ast.Module) -> set[str]:
             for alias in node.names:
                 bound.add((alias.asname or alias.name).split(".")[0])
     return bound
+
+
+def test_no_function_is_longer_than_60_lines() -> None:
+    """Small functions with one job each; a longer one is split where its steps are."""
+    long = []
+    for name, path in modules():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > 60:
+                    long.append(f"{name}.{node.name}: {length} lines")
+    assert not long, "\n".join(long)

@@ -101,9 +101,10 @@ def _metadata(spec: AppSpec, name: str) -> dict[str, Any]:
     return meta
 
 
-def deployment(spec: AppSpec) -> Manifest:
+def serving_container(spec: AppSpec) -> dict[str, Any]:
+    """The scoring server's container: probes on /ping, non-root, read-only root."""
     probe = {"httpGet": {"path": "/ping", "port": PORT_NAME}}
-    container: dict[str, Any] = {
+    return {
         "name": CONTAINER_NAME,
         "image": spec.image,
         "imagePullPolicy": "IfNotPresent",
@@ -125,6 +126,10 @@ def deployment(spec: AppSpec) -> Manifest:
         },
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108
     }
+
+
+def deployment(spec: AppSpec) -> Manifest:
+    container = serving_container(spec)
     pod_labels = {**spec.labels, **selector_labels(spec.name)}
     template: dict[str, Any] = {
         "metadata": {"labels": pod_labels},
