@@ -18,14 +18,18 @@ TOOLS := .tools/node_modules/.bin
 # what the tests use for real; chromium renders the HTML reports headless.
 APT_PACKAGES := python3-venv git rsync shellcheck docker.io buildah podman debootstrap fuse-overlayfs uidmap prometheus prometheus-pushgateway docker-registry apache2-utils kubectl chromium
 PYTEST_ARGS ?=
+# Two workers: most of the suite's time is spent waiting on subprocesses
+# (act, gitlab-ci-local, servers starting, image builds), so two share two
+# cores well. Tests that share a costly state (a Docker Engine's images, one
+# pipeline run) stay on one worker: tests/conftest.py groups them.
+PYTEST_WORKERS ?= 2
 
-.PHONY: help dev deps bootstrap venv tools generate lint typecheck static test test-slow test-fast demo demo-gitlab bench clean
+.PHONY: help dev deps bootstrap venv tools generate lint typecheck static test test-fast demo demo-gitlab bench clean
 
 help:
 	@echo "make demo         run the example ML pipeline end to end with act (GitHub Actions)"
 	@echo "make demo-gitlab  the same pipeline with gitlab-ci-local (GitLab CI)"
 	@echo "make test         lint, type-check, security checks and the whole test suite"
-	@echo "make test-slow    the heaviest end-to-end runs (jobs in containers, other CIs, suite image)"
 	@echo "make dev          install everything (system packages, .venv, node tools)"
 	@echo "make bootstrap    .tools/venv with uv, and .venv made by it (the system python3 stays untouched)"
 	@echo "make generate     regenerate actions/, gitlab-templates/ and action READMEs"
@@ -88,16 +92,15 @@ static:
 	$(BIN)/python tests/tools/check_gitlab_templates.py gitlab-templates/*.yml $$(ls workflows-examples/gitlab/.gitlab-ci.yml 2>/dev/null)
 	$(BIN)/check-jsonschema --builtin-schema vendor.circle-ci workflows-examples/circleci/config.yml
 
+# Everything, the example pipelines with each job in a container, the Jenkins
+# and CircleCI files, `modelship init`'s workflow under act and the suite image
+# included: about 40 minutes on a 2-core machine. PYTEST_WORKERS=0 runs it in
+# one process.
 test: dev lint typecheck static
-	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
-
-# The heaviest runs: the example pipelines again with each job in a container,
-# the Jenkins and CircleCI files, `modelship init`'s workflow under act, the suite image.
-test-slow: dev
-	$(BIN)/pytest -m slow $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=30 $(PYTEST_ARGS)
 
 test-fast: lint typecheck
-	$(BIN)/pytest -m "not e2e" $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not e2e" $(PYTEST_ARGS)
 
 demo: dev
 	$(BIN)/python workflows-examples/demo.py github

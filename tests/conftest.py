@@ -44,3 +44,42 @@ def repo_root() -> Path:
 
 
 pytest_plugins = ["tests.harness.fixtures", "tests.fixtures.docker_engine"]
+
+# Under pytest-xdist (`make test` runs `-n 2 --dist loadgroup`) every test is in
+# one group, and a group runs on one worker, in order:
+# * tests that share a costly Docker Engine state run together: the serving
+#   image builds and the docker target on the session's engine and its cached
+#   base image; the pipelines with jobs in containers on the job image;
+# * tests that share the first push of the GitHub example pipeline under act
+#   (its own tests and the other CIs', which compare their outputs with it);
+# * every other test with the rest of its file, so a module's fixtures (a
+#   trained model, a pipeline run) are made once.
+SHARED_STATE_GROUPS = (
+    ("docker-engine", {"real_docker", "docker_base_image", "suite_image"}),
+    ("job-containers", {"docker_jobs_engine", "runner_image"}),
+    ("github-first-push", {"github_first_push"}),
+)
+
+
+def xdist_group_of(item: pytest.Item) -> str:
+    names = set(getattr(item, "fixturenames", ()))
+    for group, fixtures in SHARED_STATE_GROUPS:
+        if names & fixtures:
+            return group
+    return item.nodeid.split("::", 1)[0]
+
+
+# First: xdist's own hook turns the marks into the groups it schedules by.
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Group every test (see above) and run the groups holding end-to-end runs
+    first: the longest units start first, and the short ones fill the gaps."""
+    groups: dict[str, str] = {}
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(xdist_group_of(item)))
+        marker = item.get_closest_marker("xdist_group")
+        assert marker is not None
+        groups[item.nodeid] = str(marker.kwargs.get("name", marker.args[0] if marker.args else ""))
+    heavy = {groups[item.nodeid] for item in items if item.get_closest_marker("e2e")}
+    items.sort(key=lambda item: groups[item.nodeid] not in heavy)

@@ -363,9 +363,7 @@ def _evaluate(
     if champion_uri:
         with ctx.log.group(f"scoring the champion {champion_uri}"):
             champion_model = scoring.load_model(client, champion_uri, "champion", tracking_uri)
-            scored.append(
-                scoring.score(champion_model, champion_uri, features, "champion", task)
-            )
+            scored.append(scoring.score(champion_model, champion_uri, features, "champion", task))
 
     rule_metrics = [r.metric for r in rules]
     if task == "classification":
