@@ -64,12 +64,19 @@ bootstrap: $(BIN)/python
 venv: $(BIN)/python | $(UV)
 	$(UV) pip install --quiet --python $(BIN)/python -e '.[$(VENV_EXTRAS)]'
 
-tools: .tools/node_modules/.installed
-
 # gitlab-ci-local's re2 dependency compiles natively: a few minutes, once.
-.tools/node_modules/.installed: .tools/package-lock.json
-	cd .tools && npm ci --no-audit --no-fund --loglevel=error
-	touch $@
+# `npm ci` runs only when the lock file's content differs from the one the
+# stamp records, never because a checkout gave the lock file a newer time:
+# `npm ci` empties node_modules first, and that folder may be shared (a
+# symlink) with other checkouts that are using it. An empty stamp was written
+# by an earlier version of this rule after a successful install.
+TOOLS_STAMP := .tools/node_modules/.installed
+tools:
+	@lock="$$(sha256sum .tools/package-lock.json | cut -d' ' -f1)"; \
+	if [ ! -f $(TOOLS_STAMP) ] || { [ -s $(TOOLS_STAMP) ] && [ "$$(cat $(TOOLS_STAMP))" != "$$lock" ]; }; then \
+	  echo "cd .tools && npm ci"; \
+	  (cd .tools && npm ci --no-audit --no-fund --loglevel=error) && echo "$$lock" > $(TOOLS_STAMP); \
+	fi
 
 generate: venv
 	$(BIN)/python -m modelship.dev.generate

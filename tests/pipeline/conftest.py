@@ -38,5 +38,5 @@ def jobs_mlflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServ
     reaches it over the host network, as a CI job reaches a shared server.
     (A SQLite file in a host folder would be invisible to the jobs.) Its
     workers can take minutes to start on a busy 2-core machine."""
-    with mlflow_server(tmp_path_factory.mktemp("jobs-mlflow"), startup_timeout=600) as server:
+    with mlflow_server(tmp_path_factory.mktemp("jobs-mlflow")) as server:
         yield server
