@@ -104,10 +104,10 @@ static:
 # included: about 40 minutes on a 2-core machine. PYTEST_WORKERS=0 runs it in
 # one process.
 test: dev lint typecheck static
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=30 $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope --durations=30 $(PYTEST_ARGS)
 
 test-fast: lint typecheck
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup -m "not e2e" $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope -m "not e2e" $(PYTEST_ARGS)
 
 demo: dev
 	$(BIN)/python workflows-examples/demo.py github

@@ -37,8 +37,7 @@ from tests.other_ci.pipelines import (
     load_circleci,
 )
 
-# One worker runs these with the GitHub pipeline's tests: they read its first push.
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("github-first-push")]
+pytestmark = pytest.mark.e2e
 
 # job -> stage, as the GitHub example names its jobs
 JOBS = {
