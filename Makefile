@@ -18,6 +18,11 @@ TOOLS := .tools/node_modules/.bin
 # what the tests use for real; chromium renders the HTML reports headless.
 APT_PACKAGES := python3-venv git rsync shellcheck docker.io buildah podman debootstrap fuse-overlayfs uidmap prometheus prometheus-pushgateway docker-registry apache2-utils kubectl chromium
 PYTEST_ARGS ?=
+# Two workers: most of the suite's time is spent waiting on subprocesses
+# (act, gitlab-ci-local, servers starting, image builds), so two share two
+# cores well. Tests that share a costly state (a Docker Engine's images, one
+# pipeline run) stay on one worker: tests/conftest.py groups them.
+PYTEST_WORKERS ?= 2
 
 .PHONY: help dev deps bootstrap venv tools generate lint typecheck static test test-slow test-fast demo demo-gitlab demo-clean bench clean
 
@@ -26,7 +31,6 @@ help:
 	@echo "make demo-gitlab  the same pipeline with gitlab-ci-local (GitLab CI)"
 	@echo "make demo-clean   remove the demo's containers if a demo was killed before it could"
 	@echo "make test         lint, type-check, security checks and the whole test suite"
-	@echo "make test-slow    the heaviest end-to-end runs (jobs in containers, other CIs, suite image)"
 	@echo "make dev          install everything (system packages, .venv, node tools)"
 	@echo "make bootstrap    .tools/venv with uv, and .venv made by it (the system python3 stays untouched)"
 	@echo "make generate     regenerate actions/, gitlab-templates/ and action READMEs"
@@ -61,12 +65,19 @@ bootstrap: $(BIN)/python
 venv: $(BIN)/python | $(UV)
 	$(UV) pip install --quiet --python $(BIN)/python -e '.[$(VENV_EXTRAS)]'
 
-tools: .tools/node_modules/.installed
-
 # gitlab-ci-local's re2 dependency compiles natively: a few minutes, once.
-.tools/node_modules/.installed: .tools/package-lock.json
-	cd .tools && npm ci --no-audit --no-fund --loglevel=error
-	touch $@
+# `npm ci` runs only when the lock file's content differs from the one the
+# stamp records, never because a checkout gave the lock file a newer time:
+# `npm ci` empties node_modules first, and that folder may be shared (a
+# symlink) with other checkouts that are using it. An empty stamp was written
+# by an earlier version of this rule after a successful install.
+TOOLS_STAMP := .tools/node_modules/.installed
+tools:
+	@lock="$$(sha256sum .tools/package-lock.json | cut -d' ' -f1)"; \
+	if [ ! -f $(TOOLS_STAMP) ] || { [ -s $(TOOLS_STAMP) ] && [ "$$(cat $(TOOLS_STAMP))" != "$$lock" ]; }; then \
+	  echo "cd .tools && npm ci"; \
+	  (cd .tools && npm ci --no-audit --no-fund --loglevel=error) && echo "$$lock" > $(TOOLS_STAMP); \
+	fi
 
 generate: venv
 	$(BIN)/python -m modelship.dev.generate
@@ -89,16 +100,20 @@ static:
 	$(BIN)/python tests/tools/check_gitlab_templates.py gitlab-templates/*.yml $$(ls workflows-examples/gitlab/.gitlab-ci.yml 2>/dev/null)
 	$(BIN)/check-jsonschema --builtin-schema vendor.circle-ci workflows-examples/circleci/config.yml
 
+# Everything but the two slow runs below, on two workers: the GitHub example
+# pipeline with each job in a container, the Jenkins and CircleCI files,
+# `modelship init`'s workflow under act and the suite image included.
+# PYTEST_WORKERS=0 runs it in one process.
 test: dev lint typecheck static
-	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope --durations=30 -m "not slow" $(PYTEST_ARGS)
 
-# The heaviest runs: the example pipelines again with each job in a container,
-# the Jenkins and CircleCI files, `modelship init`'s workflow under act, the suite image.
+# The two runs too long for every change: the whole demo (make demo) and the
+# GitLab example pipeline with each job in a container.
 test-slow: dev
-	$(BIN)/pytest -m slow $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope -m slow $(PYTEST_ARGS)
 
 test-fast: lint typecheck
-	$(BIN)/pytest -m "not e2e" $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope -m "not e2e" $(PYTEST_ARGS)
 
 demo: dev
 	$(BIN)/python workflows-examples/demo.py github

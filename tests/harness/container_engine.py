@@ -3,12 +3,15 @@
 The engine at `DOCKER_HOST` (or the default socket) when it answers; else a
 private `dockerd` of this test session on a socket of its own, without a
 bridge or iptables rules (the jobs use the host network), stopped by its PID
-at the end. Every call reaches the engine through `Engine.env`, never through
-this process's environment.
+at the end. Its data root is kept in the test cache, so the job image built
+on it is there for the next session (a session that finds it in use takes a
+temporary one). Every call reaches the engine through `Engine.env`, never
+through this process's environment.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -19,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.runner_image import Engine
+from tests.harness.runner_image import Engine, cache_dir
 from tests.harness.servers import ServerFailed, ServerProcess
 
 
@@ -37,16 +40,38 @@ def engine_answers(env: Mapping[str, str]) -> bool:
 
 
 @contextmanager
+def _data_root(temporary: Path) -> Iterator[Path]:
+    """The cached data root, held with a lock; a temporary one when it is in use."""
+    cached = cache_dir() / "dockerd-data"
+    cached.mkdir(parents=True, exist_ok=True)
+    with (cache_dir() / "dockerd-data.lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield temporary
+            return
+        try:
+            yield cached
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+@contextmanager
 def private_dockerd() -> Iterator[Engine]:
     # A short folder: the engine's sockets must fit in a unix socket path.
     root = Path(tempfile.mkdtemp(prefix="msdockerd-", dir="/tmp"))
+    with _data_root(root / "data") as data_root:
+        yield from _run_dockerd(root, data_root)
+
+
+def _run_dockerd(root: Path, data_root: Path) -> Iterator[Engine]:
     env = {"DOCKER_HOST": f"unix://{root / 'docker.sock'}"}
     argv = [
         "dockerd",
         "--host",
         env["DOCKER_HOST"],
         "--data-root",
-        str(root / "data"),
+        str(data_root),
         "--exec-root",
         str(root / "exec"),
         "--pidfile",

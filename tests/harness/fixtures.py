@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness.checkout import export_checkout
+from tests.harness.demo import FirstPush, first_github_push
 
 
 @pytest.fixture(scope="session")
@@ -57,3 +58,14 @@ def gitlab_python_pip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     venv = tmp_path_factory.mktemp("gitlab-python-pip") / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     return venv / "bin"
+
+
+@pytest.fixture(scope="session")
+def github_first_push(
+    tmp_path_factory: pytest.TempPathFactory, modelship_checkout: Path, action_venv: Path
+) -> FirstPush:
+    """The GitHub example pipeline's first push under act, run once per session:
+    its own tests and the other CIs' comparison with it read the same run."""
+    return first_github_push(
+        tmp_path_factory.mktemp("gh-pipeline"), modelship_checkout, action_venv
+    )

@@ -17,10 +17,10 @@ import pytest
 
 from modelship.cli import main
 from tests.harness.checkout import git
+from tests.harness.demo import load_demo
 from tests.harness.runners import run_act
-from tests.pipeline.conftest import load_demo
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ import pytest
 
 from modelship.stages import load
 from tests.harness.checkout import git
-from tests.harness.runners import run_act
+from tests.harness.demo import FirstPush, load_demo
 from tests.other_ci.pipelines import (
     JENKINSFILE,
     CircleJob,
@@ -36,9 +36,8 @@ from tests.other_ci.pipelines import (
     jenkins_steps,
     load_circleci,
 )
-from tests.pipeline.conftest import load_demo
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = pytest.mark.e2e
 
 # job -> stage, as the GitHub example names its jobs
 JOBS = {
@@ -198,29 +197,16 @@ def circleci(
 
 
 @pytest.fixture(scope="module")
-def github(
-    demo: ModuleType,
-    tmp_path_factory: pytest.TempPathFactory,
-    modelship_checkout: Path,
-    action_venv: Path,
-) -> PipelineRun:
-    """The GitHub example pipeline under act, as tests/pipeline runs it."""
-    state = _prepared(demo, tmp_path_factory.mktemp("github"))
-    run = run_act(
-        state.project,
-        modelship_checkout,
-        event="push",
-        workflow=".github/workflows/ml-pipeline.yml",
-        variables=demo.settings(state),
-        venv=action_venv,
-        timeout=1800,
-    ).check()
+def github(github_first_push: FirstPush) -> PipelineRun:
+    """The GitHub example pipeline's first push under act, as tests/pipeline checks it."""
+    run = github_first_push.run.check()
+    reports = github_first_push.reports
     outputs = {
-        job: json.loads((state.reports / job / f"{stage}.json").read_text())
+        job: json.loads((reports / job / f"{stage}.json").read_text())
         for job, stage in JOBS.items()
         if job not in UNKEPT
     }
-    return PipelineRun(outputs, run.output, state)
+    return PipelineRun(outputs, run.output, github_first_push.demo)
 
 
 def _quality(metrics: str) -> dict[str, float]:

@@ -1,8 +1,8 @@
 """The suite image (`Containerfile`): built with the real Docker Engine and smoke-tested.
 
 No registry is reachable here, so the image starts FROM the Python base made
-locally with debootstrap (tests/build/baseimage.py), handed to the engine
-with `buildah push ... docker-daemon:`. Docker's layer cache keeps a rebuild
+locally with debootstrap (tests/build/baseimage.py) and imported into the
+session's engine (`docker_base_image`). Docker's layer cache keeps a rebuild
 to seconds while pyproject.toml is unchanged.
 """
 
@@ -12,16 +12,14 @@ import json
 import os
 import shutil
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from modelship import __version__
-from tests.build.baseimage import REPOSITORY, BuildahStore, ensure_base_image, image_key
+from tests.fixtures.docker_engine import DockerEngine
 from tests.harness.checkout import export_checkout, init_project
-
-# A full build of the image with every extra: minutes, so outside the default run.
-pytestmark = pytest.mark.slow
 
 SUITE_IMAGE = f"localhost/modelship-test/suite:{__version__}"
 REVISION = "0123456789abcdef0123456789abcdef01234567"
@@ -35,31 +33,37 @@ EXTRA_IMPORTS = {
 }
 
 
-def docker(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["docker", *args], capture_output=True, text=True, timeout=timeout, check=False
-    )
+@dataclass(frozen=True)
+class SuiteImage:
+    ref: str
+    engine_env: dict[str, str]  # DOCKER_HOST of the session's engine
 
+    def docker(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["docker", *args],
+            env={**os.environ, **self.engine_env},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
 
-def docker_python_base() -> str:
-    """The locally made Python base image, in the Docker Engine."""
-    ref = f"{REPOSITORY}:{image_key()}"
-    if docker("image", "inspect", ref).returncode != 0:
-        store = BuildahStore.default()
-        ensure_base_image(store)
-        store.buildah("push", ref, f"docker-daemon:{ref}")
-    return ref
+    def run(self, script: str, *docker_args: str) -> subprocess.CompletedProcess[str]:
+        return self.docker("run", "--rm", *docker_args, self.ref, "sh", "-c", script)
 
 
 @pytest.fixture(scope="module")
-def suite_image(tmp_path_factory: pytest.TempPathFactory) -> str:
-    if not shutil.which("docker") or docker("info").returncode != 0:
-        pytest.skip("no Docker Engine answers here (make deps installs docker.io)")
+def suite_image(
+    tmp_path_factory: pytest.TempPathFactory, real_docker: DockerEngine, docker_base_image: str
+) -> SuiteImage:
+    if shutil.which("docker") is None:
+        pytest.skip("no docker command here (make deps installs docker.io)")
+    image = SuiteImage(SUITE_IMAGE, real_docker.env)
     context = export_checkout(tmp_path_factory.mktemp("context"))
-    built = docker(
+    built = image.docker(
         "build",
         "--file", str(context / "Containerfile"),
-        "--build-arg", f"BASE={docker_python_base()}",
+        "--build-arg", f"BASE={docker_base_image}",
         "--build-arg", f"VERSION={__version__}",
         "--build-arg", f"REVISION={REVISION}",
         "--tag", SUITE_IMAGE,
@@ -67,32 +71,28 @@ def suite_image(tmp_path_factory: pytest.TempPathFactory) -> str:
         timeout=3600,
     )  # fmt: skip
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
-    return SUITE_IMAGE
+    return image
 
 
-def in_image(image: str, script: str, *docker_args: str) -> subprocess.CompletedProcess[str]:
-    return docker("run", "--rm", *docker_args, image, "sh", "-c", script)
-
-
-def test_suite_image_runs_modelship_as_a_non_root_user(suite_image: str) -> None:
-    done = in_image(suite_image, "id -u; modelship --version")
+def test_suite_image_runs_modelship_as_a_non_root_user(suite_image: SuiteImage) -> None:
+    done = suite_image.run("id -u; modelship --version")
     assert done.returncode == 0, done.stderr
     uid, version = done.stdout.split("\n", 1)
     assert uid.strip() != "0"
     assert version.strip() == f"modelship {__version__}"
     # The image's own command, as `docker run IMAGE` runs it, is the CLI's help.
-    default = docker("run", "--rm", suite_image)
+    default = suite_image.docker("run", "--rm", suite_image.ref)
     assert default.returncode == 0
     assert "usage: modelship" in default.stdout
 
 
-def test_suite_image_has_every_extra_installed(suite_image: str) -> None:
+def test_suite_image_has_every_extra_installed(suite_image: SuiteImage) -> None:
     for extra, modules in EXTRA_IMPORTS.items():
-        done = in_image(suite_image, f"python3 -c 'import {modules}'")
+        done = suite_image.run(f"python3 -c 'import {modules}'")
         assert done.returncode == 0, f"extra {extra}: {done.stderr[-1000:]}"
 
 
-def test_suite_image_byte_code_is_compiled_at_build_time(suite_image: str) -> None:
+def test_suite_image_byte_code_is_compiled_at_build_time(suite_image: SuiteImage) -> None:
     """Every module of modelship and of MLflow has its .pyc in the image already."""
     script = (
         "import importlib.util, pathlib, modelship, mlflow\n"
@@ -102,13 +102,17 @@ def test_suite_image_byte_code_is_compiled_at_build_time(suite_image: str) -> No
         "print(len(missing), missing[:5])\n"
     )
     # Read-only: nothing the check imports can write byte code on the way.
-    done = docker("run", "--rm", "--read-only", suite_image, "python3", "-c", script)
+    done = suite_image.docker(
+        "run", "--rm", "--read-only", suite_image.ref, "python3", "-c", script
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("0 "), done.stdout
 
 
-def test_suite_image_carries_oci_labels(suite_image: str) -> None:
-    inspected = docker("image", "inspect", "--format", "{{json .Config.Labels}}", suite_image)
+def test_suite_image_carries_oci_labels(suite_image: SuiteImage) -> None:
+    inspected = suite_image.docker(
+        "image", "inspect", "--format", "{{json .Config.Labels}}", suite_image.ref
+    )
     labels = json.loads(inspected.stdout)
     assert labels["org.opencontainers.image.version"] == __version__
     assert labels["org.opencontainers.image.revision"] == REVISION
@@ -118,7 +122,7 @@ def test_suite_image_carries_oci_labels(suite_image: str) -> None:
 
 
 def test_suite_image_runs_a_stage_in_a_checkout_it_does_not_own(
-    suite_image: str, tmp_path: Path
+    suite_image: SuiteImage, tmp_path: Path
 ) -> None:
     """A CI checkout belongs to the runner's user, not the image's; the stage still runs.
 
@@ -127,8 +131,8 @@ def test_suite_image_runs_a_stage_in_a_checkout_it_does_not_own(
     project = init_project(tmp_path / "project", {"README.md": "a model\n"})
     for path in [project, *project.rglob("*")]:
         path.chmod(0o777 if path.is_dir() else 0o666)
-    done = docker(
-        "run", "--rm", "--volume", f"{project}:/workspace", suite_image,
+    done = suite_image.docker(
+        "run", "--rm", "--volume", f"{project}:/workspace", suite_image.ref,
         "modelship", "context", "--json",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

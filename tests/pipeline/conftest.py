@@ -2,32 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
 from tests.fixtures.mlflow_server import MlflowServer, mlflow_server
 from tests.harness.container_engine import job_engine
+from tests.harness.demo import load_demo
 from tests.harness.runner_image import Engine, ensure_runner_image
-
-DEMO_PATH = Path(__file__).resolve().parents[2] / "workflows-examples" / "demo.py"
-
-
-def load_demo() -> ModuleType:
-    """`workflows-examples/demo.py` as a module: the tests prepare projects exactly as it does."""
-    if "modelship_demo" in sys.modules:
-        return sys.modules["modelship_demo"]
-    spec = importlib.util.spec_from_file_location("modelship_demo", DEMO_PATH)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["modelship_demo"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="session")
@@ -55,5 +38,5 @@ def jobs_mlflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServ
     reaches it over the host network, as a CI job reaches a shared server.
     (A SQLite file in a host folder would be invisible to the jobs.) Its
     workers can take minutes to start on a busy 2-core machine."""
-    with mlflow_server(tmp_path_factory.mktemp("jobs-mlflow"), startup_timeout=600) as server:
+    with mlflow_server(tmp_path_factory.mktemp("jobs-mlflow")) as server:
         yield server

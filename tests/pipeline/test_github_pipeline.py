@@ -10,7 +10,6 @@ runs, the champion stays where it was.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -18,15 +17,10 @@ from typing import Any
 import pytest
 
 from tests.harness.checkout import git
+from tests.harness.demo import FirstPush
 from tests.harness.runners import Run, run_act
 
 pytestmark = pytest.mark.e2e
-
-
-@dataclass
-class PipelineRun:
-    demo: Any
-    run: Run
 
 
 def _act(demo_module: ModuleType, demo: Any, checkout: Path, venv: Path) -> Run:
@@ -48,21 +42,16 @@ def _client(demo: Any) -> Any:
     return MlflowClient(demo.tracking_uri)
 
 
-@pytest.fixture(scope="module")
-def first_push(
-    demo: ModuleType,
-    tmp_path_factory: pytest.TempPathFactory,
-    modelship_checkout: Path,
-    action_venv: Path,
-) -> PipelineRun:
-    state = demo.Demo(tmp_path_factory.mktemp("gh-pipeline"), "github", quiet=True)
-    return PipelineRun(state, _act(demo, state, modelship_checkout, action_venv))
+@pytest.fixture
+def first_push(github_first_push: FirstPush) -> FirstPush:
+    """The first push (tests/harness/demo.py), shared with the other CIs' comparison."""
+    return github_first_push
 
 
-def test_first_push_promotes_a_champion_that_answers(first_push: PipelineRun) -> None:
-    state, run = first_push.demo, first_push.run
+def test_first_push_promotes_a_champion_that_answers(first_push: FirstPush) -> None:
+    state, run, reports = first_push.demo, first_push.run, first_push.reports
     run.check()
-    evaluate = json.loads((state.reports / "evaluate" / "evaluate.json").read_text())
+    evaluate = json.loads((reports / "evaluate" / "evaluate.json").read_text())
     assert evaluate["decision"] == "no-champion"
     assert evaluate["passed"] == "true"
 
@@ -72,7 +61,7 @@ def test_first_push_promotes_a_champion_that_answers(first_push: PipelineRun) ->
     # The version carries the lineage of the commit that was pushed.
     head = git(state.project, "rev-parse", "HEAD").strip()
     assert champion.tags["modelship.git_sha"] == head
-    data = json.loads((state.reports / "train" / "train.json").read_text())
+    data = json.loads((reports / "train" / "train.json").read_text())
     run_tags = client.get_run(champion.run_id).data.tags
     assert run_tags["modelship.data_version"]
     assert data["run-id"] == champion.run_id
@@ -80,9 +69,9 @@ def test_first_push_promotes_a_champion_that_answers(first_push: PipelineRun) ->
     # Staging and production both passed the smoke test; production's server
     # answered the payload once more for the record.
     for job in ("staging", "production"):
-        deploy = json.loads((state.reports / job / "deploy.json").read_text())
+        deploy = json.loads((reports / job / "deploy.json").read_text())
         assert deploy["status"] == "succeeded", job
-    answer = json.loads((state.reports / "production" / "smoke-answer.json").read_text())
+    answer = json.loads((reports / "production" / "smoke-answer.json").read_text())
     assert answer == {"predictions": [0, 0, 1, 1]}
     assert 'model answered: {"predictions": [0, 0, 1, 1]}' in run.output
 
@@ -96,12 +85,12 @@ def test_first_push_promotes_a_champion_that_answers(first_push: PipelineRun) ->
         "staging/deploy.md",
         "production/deploy.md",
     ):
-        assert (state.reports / report).is_file(), report
-    containerfile = (state.reports / "build" / "image-context" / "Containerfile").read_text()
+        assert (reports / report).is_file(), report
+    containerfile = (reports / "build" / "image-context" / "Containerfile").read_text()
     assert f'"io.modelship.git-sha"="{head}"' in containerfile
 
 
-def test_lineage_of_the_champion(first_push: PipelineRun) -> None:
+def test_lineage_of_the_champion(first_push: FirstPush) -> None:
     import io
 
     from modelship.lineage_cli import main as lineage
@@ -124,7 +113,7 @@ def test_lineage_of_the_champion(first_push: PipelineRun) -> None:
 
 def test_a_worse_model_is_rejected_and_the_champion_stays(
     demo: ModuleType,
-    first_push: PipelineRun,
+    first_push: FirstPush,
     modelship_checkout: Path,
     action_venv: Path,
 ) -> None:

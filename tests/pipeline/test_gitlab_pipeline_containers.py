@@ -88,11 +88,6 @@ def test_default_branch_pipeline_in_job_containers_promotes_a_champion(
     assert (state.project / "modelship-reports" / "image-context" / "Containerfile").is_file()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="production-deploy asks the kept-running model in after_script, which the docker "
-    "executor runs in a new container: the server started by the script is gone by then",
-)
 def test_production_answer_is_recorded_in_job_containers(default_branch_run: ContainerRun) -> None:
     reports = default_branch_run.demo.project / "modelship-reports"
     answer = json.loads((reports / "smoke-answer.json").read_text())
