@@ -144,9 +144,9 @@ def test_a_password_in_the_tracking_uri_never_shows_in_the_error(
         env,
     )
     assert run.code == 3, run.stderr
-    assert "cannot load models:/churn@champion from http://***@127.0.0.1" in run.stderr
     # The registry asked was the given server (refused), not a default local store.
-    assert "Connection refused" in run.stderr or "ConnectionError" in run.stderr, run.stderr
+    assert "tracking server at http://***@127.0.0.1" in run.stderr, run.stderr
+    assert "connection refused" in run.stderr.lower(), run.stderr
     assert not (tmp_path / "mlflow.db").exists()
     shown = [line for line in run.stderr.splitlines() if not line.startswith("::add-mask::")]
     assert not any("S3cret" in line for line in shown + run.stdout.splitlines())

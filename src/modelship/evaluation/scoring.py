@@ -130,8 +130,10 @@ def load_model(client: Any, uri: str, who: Who, tracking_uri: str) -> Any:
     import mlflow.artifacts
     import mlflow.pyfunc
 
+    from modelship.tracking.models import model_files
+
     try:
-        location = _model_files(client, uri)
+        location = model_files(client, uri)
         # MLflow draws a download progress bar on stderr; a CI log needs none.
         with contextlib.redirect_stderr(io.StringIO()):
             local = mlflow.artifacts.download_artifacts(
@@ -146,39 +148,6 @@ def load_model(client: Any, uri: str, who: Who, tracking_uri: str) -> Any:
         raise ExternalError(
             f"could not load the {who} model {uri}: {err}", refusal_hint(err)
         ) from None
-
-
-def _model_files(client: Any, uri: str) -> str:
-    """Where the files of the model named by `uri` are stored."""
-    from modelship.tracking.models import parse_model_uri
-
-    if not uri.startswith(("runs:", "models:")):
-        return uri
-    ref = parse_model_uri(uri)
-    if ref.kind == "logged":
-        return str(client.get_logged_model(ref.model_id).artifact_location)
-    if ref.kind == "run":
-        run = client.get_run(ref.run_id)
-        wanted = ref.artifact_path.strip("/")
-        for model in client.search_logged_models(
-            experiment_ids=[run.info.experiment_id],
-            filter_string=f"source_run_id = '{ref.run_id}'",
-            max_results=100,
-        ):
-            if model.name == wanted:
-                return str(model.artifact_location)
-        return f"{run.info.artifact_uri.rstrip('/')}/{wanted}"
-    if ref.kind == "alias":
-        version = str(client.get_model_version_by_alias(ref.name, ref.alias).version)
-    elif ref.kind == "version" and ref.version != "latest":
-        version = ref.version
-    else:
-        stages = [ref.stage] if ref.kind == "stage" else None
-        latest = client.get_latest_versions(ref.name, stages=stages)
-        if not latest:
-            raise ExternalError(f"{uri}: the registry has no such version")
-        version = str(latest[0].version)
-    return str(client.get_model_version_download_uri(ref.name, version))
 
 
 def score(model: Any, uri: str, features: Any, who: Who, task: Task) -> Scored:

@@ -13,7 +13,7 @@ from modelship.ci.errors import ExternalError, UsageError
 from modelship.ci.redact import redact_url
 from modelship.tracking import lineage
 from modelship.tracking.client import open_client
-from modelship.tracking.models import ModelRef, parse_model_uri
+from modelship.tracking.models import ModelRef, model_files, parse_model_uri
 from modelship.tracking.uris import authenticated_uri
 
 # Run tags that carry lineage, as the train and register stages write them.
@@ -85,7 +85,7 @@ def fetch(
     from mlflow.exceptions import MlflowException
 
     shown = redact_url(tracking_uri)
-    info = _read_model(uri, _download(ref, dest, tracking_uri, env, registry_uri))
+    info = _read_model(uri, _download(client, ref, dest, tracking_uri, env, registry_uri))
     try:
         _resolve_lineage(info, ref, client)
     except MlflowException as err:
@@ -99,13 +99,14 @@ def fetch(
 
 
 def _download(
+    client: Any,
     ref: ModelRef,
     dest: Path,
     tracking_uri: str,
     env: Mapping[str, str],
     registry_uri: str | None,
 ) -> Path:
-    """The model's folder, downloaded with the job's MLflow credentials."""
+    """The model's folder: located through `client`, downloaded with the job's credentials."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
@@ -113,9 +114,10 @@ def _download(
     dest.mkdir(parents=True, exist_ok=True)
     try:
         # MLflow draws a download progress bar on stderr; a CI log needs none.
+        location = model_files(client, ref.uri)
         with contextlib.redirect_stderr(io.StringIO()):
             local = mlflow.artifacts.download_artifacts(
-                artifact_uri=ref.uri,
+                artifact_uri=location,
                 dst_path=str(dest),
                 tracking_uri=authenticated_uri(tracking_uri, env),
                 registry_uri=authenticated_uri(registry_uri or tracking_uri, env),

@@ -523,43 +523,15 @@ def _load_model(model_uri: str, tracking_uri: str, env: Mapping[str, str], folde
     import mlflow
 
     from modelship.tracking.client import open_client
+    from modelship.tracking.models import model_files
     from modelship.tracking.uris import authenticated_uri
 
     client = open_client(tracking_uri, env)
-    source = _model_source(client, model_uri)
+    source = model_files(client, model_uri)
     local = mlflow.artifacts.download_artifacts(
         artifact_uri=source, dst_path=str(folder), tracking_uri=authenticated_uri(tracking_uri, env)
     )
     return mlflow.pyfunc.load_model(local)
-
-
-def _model_source(client: Any, model_uri: str) -> str:
-    """Where a `models:/` URI's files are: `@alias`, `/version`, `/latest`, `/<stage>`, `m-<id>`."""
-    if not model_uri.startswith("models:/"):
-        return model_uri
-    rest = model_uri[len("models:/") :].strip("/")
-    if rest.startswith("m-") and "/" not in rest:
-        return str(client.get_logged_model(rest).artifact_location)
-    name, at, alias = rest.partition("@")
-    if at:
-        version = str(client.get_model_version_by_alias(name, alias).version)
-    else:
-        name, _, ref = rest.rpartition("/")
-        if not name:
-            raise UsageError(f"input 'model-uri' {model_uri!r} names no version, alias or stage")
-        if ref.isdigit():
-            version = ref
-        elif ref == "latest":
-            found = client.search_model_versions(f"name = '{name}'")
-            if not found:
-                raise ExternalError(f"registered model {name!r} has no version")
-            version = str(max(int(v.version) for v in found))
-        else:
-            found = client.get_latest_versions(name, stages=[ref])
-            if not found:
-                raise ExternalError(f"registered model {name!r} has no version in stage {ref!r}")
-            version = str(found[0].version)
-    return str(client.get_model_version_download_uri(name, version))
 
 
 def _performance_json(perf: Performance | None, max_drop: float) -> dict[str, Any]:

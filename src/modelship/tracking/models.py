@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from modelship.ci.errors import UsageError
+from modelship.ci.errors import ExternalError, UsageError
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -93,3 +93,36 @@ def logged_model_run_id(model: Any) -> str:
     from modelship.tracking.lineage import RUN_ID
 
     return str(model.source_run_id or (model.tags or {}).get(RUN_ID) or "")
+
+
+def model_files(client: Any, uri: str) -> str:
+    """Where the files of the model named by `uri` are stored, found through `client`,
+    so a download of them needs no process-wide registry URI."""
+
+    if not uri.startswith(("runs:", "models:")):
+        return uri
+    ref = parse_model_uri(uri)
+    if ref.kind == "logged":
+        return str(client.get_logged_model(ref.model_id).artifact_location)
+    if ref.kind == "run":
+        run = client.get_run(ref.run_id)
+        wanted = ref.artifact_path.strip("/")
+        for model in client.search_logged_models(
+            experiment_ids=[run.info.experiment_id],
+            filter_string=f"source_run_id = '{ref.run_id}'",
+            max_results=100,
+        ):
+            if model.name == wanted:
+                return str(model.artifact_location)
+        return f"{run.info.artifact_uri.rstrip('/')}/{wanted}"
+    if ref.kind == "alias":
+        version = str(client.get_model_version_by_alias(ref.name, ref.alias).version)
+    elif ref.kind == "version" and ref.version != "latest":
+        version = ref.version
+    else:
+        stages = [ref.stage] if ref.kind == "stage" else None
+        latest = client.get_latest_versions(ref.name, stages=stages)
+        if not latest:
+            raise ExternalError(f"{uri}: the registry has no such version")
+        version = str(latest[0].version)
+    return str(client.get_model_version_download_uri(ref.name, version))
