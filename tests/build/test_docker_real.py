@@ -27,6 +27,7 @@ from tests.build.registry import available as registry_available
 from tests.fixtures.docker_engine import DockerEngine
 from tests.fixtures.net import free_port, wait_http
 from tests.harness.cli import run_cli
+from tests.harness.mlflow_fluent import fluent_mlflow
 
 from modelship.images import builders
 
@@ -145,9 +146,9 @@ def test_the_unpushed_image_ref_runs_and_answers_ping_and_invocations_as_a_non_r
     )
     with urllib.request.urlopen(request, timeout=60) as response:
         body = json.loads(response.read())
-    reference = mlflow.pyfunc.load_model(logged_model.registered_uri).predict(
-        pd.DataFrame(rows, columns=["tenure", "calls"])
-    )
+    with fluent_mlflow(logged_model.tracking_uri):
+        model = mlflow.pyfunc.load_model(logged_model.registered_uri)
+    reference = model.predict(pd.DataFrame(rows, columns=["tenure", "calls"]))
     assert body == {"predictions": [int(value) for value in reference]}
     top = container.top(ps_args="-o pid,uid,args")
     uid_column = top["Titles"].index("UID")
