@@ -12,6 +12,10 @@ BIN := $(VENV)/bin
 # The bootstrap: a venv of its own that holds uv, which then makes $(VENV).
 TOOLS_VENV := .tools/venv
 UV := $(TOOLS_VENV)/bin/uv
+# uv trusts the system's certificate store, as pip and git do: a company proxy
+# or a package mirror signed by an in-house CA is trusted there, not in the
+# certificates uv carries.
+export UV_SYSTEM_CERTS ?= 1
 VENV_EXTRAS ?= all,test
 TOOLS := .tools/node_modules/.bin
 # The bootstrap's packages come first (python3-venv: `python3 -m venv`), then
