@@ -143,31 +143,45 @@ def run_act(
 
 
 def remove_act_containers(containers: JobContainers) -> None:
-    """Remove the job containers act left on the job image.
+    """Remove the job containers act left on the job image, and their volumes.
 
     act gives itself one minute to remove a finished job's container and fails
     the run when that runs out; on a disk that several test runs share,
     removing a container that held a Python environment took longer. So act
     keeps them (`--reuse`) and they are removed here, without that limit.
+    With `--reuse` act also keeps each job's named volumes (the workspace and
+    `<name>-env`), named after the workflow and the job: the same job of a
+    later run would mount them again and start in an earlier run's workspace
+    (a build job once found the last run's image context there).
     """
     env = {**os.environ, **containers.engine_env}
     filters = ["--filter", "name=^act-", "--filter", f"ancestor={containers.image}"]
-    listed = subprocess.run(
-        ["docker", "ps", "-aq", *filters],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout.split()
+    listed = _docker(env, "ps", "-aq", *filters).split()
+    volumes = (
+        set(_docker(env, "inspect", "--format", _VOLUME_NAMES, *listed).split())
+        if listed
+        else set()
+    )
     if listed:
-        subprocess.run(
-            ["docker", "rm", "--force", "--volumes", *listed],
-            env=env,
-            capture_output=True,
-            timeout=900,
-            check=True,
-        )
+        _docker(env, "rm", "--force", *listed, timeout=900)
+    # Volumes an interrupted run left behind, used by no container now.
+    dangling = _docker(
+        env, "volume", "ls", "-q", "--filter", "dangling=true", "--filter", "name=^act-"
+    )
+    volumes |= set(dangling.split())
+    volumes.discard("act-toolcache")  # shared by every run: tools, never a workspace
+    if volumes:
+        _docker(env, "volume", "rm", "--force", *sorted(volumes), timeout=900)
+
+
+_VOLUME_NAMES = '{{range .Mounts}}{{if eq .Type "volume"}}{{.Name}} {{end}}{{end}}'
+
+
+def _docker(env: Mapping[str, str], *args: str, timeout: float = 120) -> str:
+    done = subprocess.run(
+        ["docker", *args], env=env, capture_output=True, text=True, timeout=timeout, check=True
+    )
+    return done.stdout
 
 
 def _act_container_args(containers: JobContainers) -> list[str]:
