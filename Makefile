@@ -104,14 +104,14 @@ static:
 	$(BIN)/python tests/tools/check_gitlab_templates.py gitlab-templates/*.yml $$(ls workflows-examples/gitlab/.gitlab-ci.yml 2>/dev/null)
 	$(BIN)/check-jsonschema --builtin-schema vendor.circle-ci workflows-examples/circleci/config.yml
 
-# Everything but the slow runs below, on two workers: the Jenkins and CircleCI
-# files, `modelship init`'s workflow under act and the suite image included.
+# Everything but the whole demo, on two workers: the example pipelines with
+# each job in its own container, the Jenkins and CircleCI files, `modelship
+# init`'s workflow under act and the suite image included.
 # PYTEST_WORKERS=0 runs it in one process.
 test: dev lint typecheck static
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope --durations=30 -m "not slow" $(PYTEST_ARGS)
 
-# The runs too long for every change: the whole demo (make demo) and the
-# example pipelines with each job in a container.
+# The run too long for every change: the whole demo (what make demo runs).
 test-slow: dev
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadscope -m slow $(PYTEST_ARGS)
 

@@ -22,7 +22,7 @@ from tests.harness.checkout import git
 from tests.harness.runner_image import Engine
 from tests.harness.runners import JobContainers, run_act, uv_cache
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = pytest.mark.e2e
 
 
 def test_first_push_in_job_containers_promotes_a_champion_that_answers(

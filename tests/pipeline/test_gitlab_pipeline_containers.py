@@ -25,7 +25,7 @@ from tests.fixtures.mlflow_server import MlflowServer
 from tests.harness.runner_image import Engine
 from tests.harness.runners import JobContainers, Run, run_gitlab, use_job_image, uv_cache
 
-pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+pytestmark = pytest.mark.e2e
 
 
 @dataclass
