@@ -4,7 +4,8 @@ Two jobs on the locally built job image: the first writes a file into its
 workspace and into /tmp and publishes a random token as its output; the
 second must find neither file (a clean filesystem), and must get the token
 (outputs travel through `needs`). Under act and under gitlab-ci-local's docker
-executor. Seconds each: no installs.
+executor. Seconds each: no installs. Under act, the workflow runs twice: the
+first job of the second run must not find the first run's file either.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ jobs:
     steps:
       - id: make
         run: |
+          if [ -e produced.txt ]; then echo "leaked from an earlier run: produced.txt"; exit 1; fi
           token="$(cat /proc/sys/kernel/random/uuid)"
           echo "$token" > produced.txt
           echo "$token" > /tmp/produced-MARK.txt
@@ -105,8 +107,9 @@ def test_act_jobs_see_only_needs_outputs(
     workflow = _with_marker(GITHUB_WORKFLOW, marker)
     project = init_project(tmp_path / "isolation", {".github/workflows/isolation.yml": workflow})
     containers = JobContainers(runner_image, docker_jobs_engine.env)
-    run = run_act(project, modelship_checkout, containers=containers, timeout=600).check()
-    _assert_isolated(run.output, marker)
+    for _ in range(2):  # the second run's jobs start in fresh workspaces too
+        run = run_act(project, modelship_checkout, containers=containers, timeout=600).check()
+        _assert_isolated(run.output, marker)
 
 
 def test_gitlab_docker_jobs_see_only_needs_outputs(
