@@ -246,7 +246,10 @@ def run(ctx: StageContext[TrainInput]) -> Result:
     if job:
         from modelship.kube.jobs.submit import run_job
 
-        completed = run_job(job, ctx, store, run_id, plan.argv, env, tags)
+        completed = run_job(
+            job, store, run_id, plan.argv, env, tags,
+            log=ctx.log, summary=ctx.summary, runner_env=ctx.env, cwd=ctx.cwd,
+        )  # fmt: skip
     else:
         completed = _run_training(ctx, store, run_id, plan, env)
     _log_params(ctx, store, run_id, plan.params)
