@@ -99,6 +99,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -146,36 +147,35 @@ EVIDENTLY_METHODS = {
 
 # -- data -------------------------------------------------------------------------------
 def generate(rows: int, folder: Path, seed: int = 7) -> tuple[Path, Path]:
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+    """20 numeric columns and 3 categorical ones (5, 4 and 2 values)."""
 
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = (folder / f"reference-{rows}.parquet", folder / f"current-{rows}.parquet")
-    if all(p.exists() for p in paths):
-        return paths
-    rng = np.random.default_rng(seed)
-    for path, drift in zip(paths, (False, True), strict=True):
-        columns: dict[str, Any] = {}
-        for i in range(NUMERIC):
-            shift = 0.05 * (i % 3) if drift else 0.0
-            if i % 4 == 3:
-                columns[f"num_{i:02d}"] = rng.exponential(1.0 + shift, rows)
-            else:
-                columns[f"num_{i:02d}"] = rng.normal(shift, 1.0, rows)
+    def columns(rng: Any, drift: bool) -> dict[str, Any]:
+        made = numeric_columns(rng, rows, NUMERIC, drift, missing=False)
         for j, (name, values) in enumerate(CATEGORIES.items()):
-            p = np.linspace(1.0, 2.0, len(values))
-            if drift and j == 0:
-                p = p[::-1]
-            columns[name] = pa.array(
-                np.asarray(values)[rng.choice(len(values), rows, p=p / p.sum())]
-            )
-        pq.write_table(pa.table(columns), path)
-    return paths
+            made[name] = categorical_column(rng, rows, values, drift and j == 0)
+        return made
+
+    return write_pair(rows, folder, seed, columns)
 
 
 def generate_mixed(rows: int, folder: Path, seed: int = 13) -> tuple[Path, Path]:
     """20 numeric columns (2 % missing in some) and 8 categorical ones with 2 to 2,000 values."""
+
+    def columns(rng: Any, drift: bool) -> dict[str, Any]:
+        made = numeric_columns(rng, rows, PROCESS_NUMERIC, drift, missing=True)
+        for j, (name, count) in enumerate(PROCESS_CATEGORIES.items()):
+            labels = [f"{name}_{k}" for k in range(count)]
+            made[name] = categorical_column(rng, rows, labels, drift and j % 3 == 0)
+        return made
+
+    return write_pair(rows, folder, seed, columns)
+
+
+def write_pair(
+    rows: int, folder: Path, seed: int, columns: Callable[[Any, bool], dict[str, Any]]
+) -> tuple[Path, Path]:
+    """The reference and the current Parquet file (kept if both exist already);
+    `columns(rng, drift)` makes the columns of one of them."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -186,23 +186,34 @@ def generate_mixed(rows: int, folder: Path, seed: int = 13) -> tuple[Path, Path]
         return paths
     rng = np.random.default_rng(seed)
     for path, drift in zip(paths, (False, True), strict=True):
-        columns: dict[str, Any] = {}
-        for i in range(PROCESS_NUMERIC):
-            shift = 0.05 * (i % 3) if drift else 0.0
-            values = (
-                rng.exponential(1.0 + shift, rows) if i % 4 == 3 else rng.normal(shift, 1, rows)
-            )
-            if i % 5 == 4:
-                values[rng.random(rows) < 0.02] = np.nan
-            columns[f"num_{i:02d}"] = values
-        for j, (name, count) in enumerate(PROCESS_CATEGORIES.items()):
-            p = np.linspace(1.0, 2.0, count)
-            if drift and j % 3 == 0:
-                p = p[::-1]
-            labels = np.asarray([f"{name}_{k}" for k in range(count)])
-            columns[name] = pa.array(labels[rng.choice(count, rows, p=p / p.sum())])
-        pq.write_table(pa.table(columns), path)
+        pq.write_table(pa.table(columns(rng, drift)), path)
     return paths
+
+
+def numeric_columns(rng: Any, rows: int, count: int, drift: bool, missing: bool) -> dict[str, Any]:
+    """Every fourth column exponential, the others normal; drifted, two columns in
+    three are shifted; with `missing`, every fifth has 2 % of its values missing."""
+    import numpy as np
+
+    columns: dict[str, Any] = {}
+    for i in range(count):
+        shift = 0.05 * (i % 3) if drift else 0.0
+        values = rng.exponential(1.0 + shift, rows) if i % 4 == 3 else rng.normal(shift, 1, rows)
+        if missing and i % 5 == 4:
+            values[rng.random(rows) < 0.02] = np.nan
+        columns[f"num_{i:02d}"] = values
+    return columns
+
+
+def categorical_column(rng: Any, rows: int, values: list[str], reverse: bool) -> Any:
+    """Values drawn with rising frequencies (1 to 2), or falling ones when `reverse`."""
+    import numpy as np
+    import pyarrow as pa
+
+    p = np.linspace(1.0, 2.0, len(values))
+    if reverse:
+        p = p[::-1]
+    return pa.array(np.asarray(values)[rng.choice(len(values), rows, p=p / p.sum())])
 
 
 # -- workers (run in subprocesses) ----------------------------------------------------------
@@ -311,10 +322,15 @@ def run_tool(
     tool: str, python: Path, reference: Path, current: Path, method: str = "auto"
 ) -> dict[str, Any]:
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-    with_uv = [str(python), __file__, "--worker", tool, str(reference), str(current), method]
-    done = subprocess.run(with_uv, capture_output=True, text=True, env=env, check=False)
+    command = [str(python), __file__, "--worker", tool, str(reference), str(current), method]
+    return json_of(command, tool, env)
+
+
+def json_of(command: list[str], what: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """What a helper process prints as its last line, as JSON; exit if it failed."""
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
-        raise SystemExit(f"{tool} failed:\n{done.stderr[-3000:]}")
+        raise SystemExit(f"{what} failed:\n{done.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
@@ -324,14 +340,15 @@ def run_repeated(
 ) -> dict[str, Any]:
     """Median times over `repeat` fresh processes; the largest peak memory of them."""
     runs = [run_tool(tool, python, reference, current) for _ in range(repeat)]
-    median = runs[0] | {
-        key: statistics.median(r[key] for r in runs)
-        for key in ("seconds", "cpu_seconds", "import_seconds")
-    }
+    median = runs[0] | medians(runs, ("seconds", "cpu_seconds", "import_seconds"))
     worst = max(runs, key=lambda r: r["peak_rss"] - r["baseline_rss"])
     median["peak_rss"], median["baseline_rss"] = worst["peak_rss"], worst["baseline_rss"]
     median["runs"] = [round(r["cpu_seconds"], 3) for r in runs]
     return median
+
+
+def medians(runs: list[dict[str, Any]], keys: tuple[str, ...]) -> dict[str, float]:
+    return {key: statistics.median(r[key] for r in runs) for key in keys}
 
 
 def input_bytes(reference: Path, current: Path) -> int:
@@ -347,10 +364,7 @@ def prepare(kind: str, rows: int, folder: Path, seed: int) -> tuple[Path, Path, 
     through `wait4` starts at its parent's size when it was started.
     """
     command = [sys.executable, __file__, "--prepare", kind, str(rows), str(folder), str(seed)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"preparing the data failed:\n{done.stderr[-3000:]}")
-    made = json.loads(done.stdout.strip().splitlines()[-1])
+    made = json_of(command, "preparing the data")
     return Path(made["reference"]), Path(made["current"]), int(made["bytes"])
 
 
@@ -365,6 +379,22 @@ def mib(value: float) -> str:
     return f"{value / 2**20:,.0f} MiB"
 
 
+# The wall and CPU columns of both tables: seconds, and times modelship's.
+TIMES_HEADER = f"{'wall':>9} {'x':>6} {'cpu':>9} {'x':>6}"
+
+
+def times(result: dict[str, Any], ours: dict[str, Any]) -> str:
+    return (
+        f"{result['seconds']:>8.2f}s {result['seconds'] / ours['seconds']:>5.1f}x "
+        f"{result['cpu_seconds']:>8.2f}s {result['cpu_seconds'] / ours['cpu_seconds']:>5.1f}x"
+    )
+
+
+def goal_line(tool: str, ratio: float, label: str, goal: float) -> str:
+    verdict = "ok" if ratio >= goal else "MISSED"
+    return f"{tool}: {ratio:.1f}x modelship's {label} time (goal >= {goal:g}x) {verdict}"
+
+
 def verdicts(results: list[dict[str, Any]], size: int) -> list[str]:
     """The issue's goals, judged on the CPU medians (the steadier figure)."""
     ours, *others = results
@@ -372,10 +402,7 @@ def verdicts(results: list[dict[str, Any]], size: int) -> list[str]:
     for other in others:
         ratio = other["cpu_seconds"] / ours["cpu_seconds"]
         goal = EVIDENTLY_GOAL if other["tool"] == "evidently" else 1.0
-        verdict = "ok" if ratio >= goal else "MISSED"
-        lines.append(
-            f"{other['tool']}: {ratio:.1f}x modelship's CPU time (goal >= {goal:g}x) {verdict}"
-        )
+        lines.append(goal_line(other["tool"], ratio, "CPU", goal))
     memory = (ours["peak_rss"] - ours["baseline_rss"]) / size
     lines.append(
         f"modelship peak memory {memory:.2f}x the input (goal <= {MEMORY_GOAL:g}x) "
@@ -447,9 +474,10 @@ def whole_processes(
             timed_process(command, workspace)
             for _ in range(repeat if tool == "modelship" else evidently_repeat)
         ]
-        results[tool] = {
-            key: statistics.median(r[key] for r in runs) for key in ("seconds", "cpu_seconds")
-        } | {"peak_rss": max(r["peak_rss"] for r in runs), "runs": len(runs)}
+        results[tool] = medians(runs, ("seconds", "cpu_seconds")) | {
+            "peak_rss": max(r["peak_rss"] for r in runs),
+            "runs": len(runs),
+        }
     ours = results["modelship"]
     columns = PROCESS_NUMERIC + len(PROCESS_CATEGORIES)
     print(
@@ -457,26 +485,16 @@ def whole_processes(
         f"({PROCESS_NUMERIC} numeric, {len(PROCESS_CATEGORIES)} categorical), "
         f"input {mib(size)} in memory:"
     )
-    print(
-        f"{'tool':>10} {'runs':>5} {'wall':>9} {'x':>6} {'cpu':>9} {'x':>6} "
-        f"{'peak rss':>10} {'rss/input':>9}"
-    )
+    print(f"{'tool':>10} {'runs':>5} {TIMES_HEADER} {'peak rss':>10} {'rss/input':>9}")
     for tool, r in results.items():
         print(
-            f"{tool:>10} {r['runs']:>5} {r['seconds']:>8.2f}s "
-            f"{r['seconds'] / ours['seconds']:>5.1f}x {r['cpu_seconds']:>8.2f}s "
-            f"{r['cpu_seconds'] / ours['cpu_seconds']:>5.1f}x {mib(r['peak_rss']):>10} "
+            f"{tool:>10} {r['runs']:>5} {times(r, ours)} {mib(r['peak_rss']):>10} "
             f"{r['peak_rss'] / size:>8.2f}x"
         )
     if "evidently" in results:
         other = results["evidently"]
         for key, label in (("seconds", "wall"), ("cpu_seconds", "CPU")):
-            ratio = other[key] / ours[key]
-            verdict = "ok" if ratio >= PROCESS_GOAL else "MISSED"
-            print(
-                f"{'':>10} evidently: {ratio:.1f}x modelship's {label} time "
-                f"(goal >= {PROCESS_GOAL:g}x) {verdict}"
-            )
+            print(f"{'':>10} {goal_line('evidently', other[key] / ours[key], label, PROCESS_GOAL)}")
 
 
 def agreement(cache: Path, python: Path) -> list[str]:
@@ -501,7 +519,7 @@ def agreement(cache: Path, python: Path) -> list[str]:
     return lines
 
 
-def main() -> int:
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -536,14 +554,32 @@ def main() -> int:
     args = parser.parse_args()
     if args.quick:
         args.no_evidently = args.no_process = True
-    sizes = [int(s) for s in args.sizes.split(",")]
+    return args
+
+
+def main() -> int:
+    args = arguments()
     python = None if args.no_evidently else evidently_python(args.cache_dir)
+    rows_out = in_process(args, python)
+    if not args.no_process:
+        whole_processes(args.cache_dir, python, args.repeat, args.evidently_repeat)
+    if python is not None and not args.no_agreement:
+        print("agreement with Evidently's DataDriftPreset defaults:")
+        for line in agreement(args.cache_dir, python):
+            print(line)
+    if args.json:
+        args.json.write_text(json.dumps(rows_out, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+def in_process(args: argparse.Namespace, python: Path | None) -> list[dict[str, Any]]:
+    """The table of each tool's check at each size; its rows, for `--json`."""
     rows_out = []
     print(
-        f"{'rows':>10} {'tool':<10} {'wall':>9} {'x':>6} {'cpu':>9} {'x':>6} "
+        f"{'rows':>10} {'tool':<10} {TIMES_HEADER} "
         f"{'peak-base':>10} {'input':>9} {'mem/input':>9} {'imports':>8}"
     )
-    for rows in sizes:
+    for rows in [int(s) for s in args.sizes.split(",")]:
         ref, cur, size = prepare("numeric", rows, args.cache_dir / "data", 7)
         results = [
             run_repeated("modelship", Path(sys.executable), ref, cur, args.repeat),
@@ -551,12 +587,10 @@ def main() -> int:
         ]
         if python is not None and (not args.evidently_max_rows or rows <= args.evidently_max_rows):
             results.append(run_repeated("evidently", python, ref, cur, args.evidently_repeat))
-        base, base_cpu = results[0]["seconds"], results[0]["cpu_seconds"]
         for r in results:
             used = r["peak_rss"] - r["baseline_rss"]
             print(
-                f"{rows:>10,} {r['tool']:<10} {r['seconds']:>8.2f}s {r['seconds'] / base:>5.1f}x "
-                f"{r['cpu_seconds']:>8.2f}s {r['cpu_seconds'] / base_cpu:>5.1f}x {mib(used):>10} "
+                f"{rows:>10,} {r['tool']:<10} {times(r, results[0])} {mib(used):>10} "
                 f"{mib(size):>9} {used / size:>8.2f}x {r['import_seconds']:>7.1f}s"
             )
             rows_out.append(
@@ -573,15 +607,7 @@ def main() -> int:
         )
         for line in verdicts(results, size):
             print(f"{'':>10} {line}")
-    if not args.no_process:
-        whole_processes(args.cache_dir, python, args.repeat, args.evidently_repeat)
-    if python is not None and not args.no_agreement:
-        print("agreement with Evidently's DataDriftPreset defaults:")
-        for line in agreement(args.cache_dir, python):
-            print(line)
-    if args.json:
-        args.json.write_text(json.dumps(rows_out, indent=2) + "\n", encoding="utf-8")
-    return 0
+    return rows_out
 
 
 if __name__ == "__main__":

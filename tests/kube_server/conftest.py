@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import http.server
 import json
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +13,7 @@ import pytest
 
 from tests.fakes.kube_server import KubeServer
 from tests.fixtures.kube import kube  # noqa: F401  (re-exported fixture)
+from tests.harness.http import JsonHandler, LoopbackServer
 
 
 @pytest.fixture
@@ -68,30 +67,25 @@ def kubectl(kube: KubeServer, tmp_path: Path) -> Kubectl:  # noqa: F811
     return Kubectl(kube, tmp_path / "kubectl-cache")
 
 
-class _Echo(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    name = "backend"
+class _EchoServer(LoopbackServer):
+    def __init__(self, name: str) -> None:
+        super().__init__(_Echo)
+        self.name = name
 
-    def log_message(self, format: str, *args: Any) -> None:
-        return
+
+class _Echo(JsonHandler):
+    protocol_version = "HTTP/1.1"
+    server: _EchoServer
 
     def _answer(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length).decode() if length else ""
-        data = json.dumps(
-            {
-                "backend": self.server.name,  # type: ignore[attr-defined]
-                "method": self.command,
-                "path": self.path,
-                "body": body,
-                "authorization": self.headers.get("Authorization"),
-            }
-        ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        answer = {
+            "backend": self.server.name,
+            "method": self.command,
+            "path": self.path,
+            "body": self.read_body().decode(),
+            "authorization": self.headers.get("Authorization"),
+        }
+        self.send_json(200, answer)
 
     do_GET = _answer
     do_POST = _answer
@@ -100,20 +94,15 @@ class _Echo(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def echo_backend() -> Iterator[Any]:
     """Start loopback HTTP servers that echo what they receive: call it with a name, get a URL."""
-    servers: list[http.server.ThreadingHTTPServer] = []
+    servers: list[_EchoServer] = []
 
     def start(name: str) -> str:
-        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
-        srv.daemon_threads = True
-        srv.name = name  # type: ignore[attr-defined]
-        threading.Thread(target=srv.serve_forever, daemon=True).start()
-        servers.append(srv)
-        return f"http://127.0.0.1:{srv.server_address[1]}"
+        servers.append(_EchoServer(name).start())
+        return servers[-1].url
 
     yield start
     for srv in servers:
-        srv.shutdown()
-        srv.server_close()
+        srv.stop()
 
 
 def deployment(

@@ -7,11 +7,8 @@ here as it would on a cluster.
 
 from __future__ import annotations
 
-import http.server
 import io
-import json
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +17,7 @@ import pytest
 import yaml
 
 from tests.fixtures.kube import kube_server
+from tests.harness.http import JsonHandler, LoopbackServer
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "kubernetes.md"
 
@@ -32,32 +30,19 @@ def documented_role() -> dict[str, Any]:
     raise AssertionError("docs/kubernetes.md has no Role")
 
 
-class _Model(http.server.BaseHTTPRequestHandler):
+class _Model(JsonHandler):
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        body = json.dumps({"predictions": [0, 1]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.read_body()
+        self.send_json(200, {"predictions": [0, 1]})
 
     def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        return
+        self.send_bytes(200, b"")
 
 
 @pytest.fixture
 def model_url() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Model)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with LoopbackServer(_Model) as server:
+        yield server.url
 
 
 def _deploy(

@@ -451,61 +451,44 @@ def test_pods_wait_for_missing_secrets_and_start_once_they_exist(
 
 
 def test_opt_in_readiness_probes_call_the_backend(tmp_path: Any, echo_backend: Any) -> None:
-    import http.server
-    import threading
-
     from kubernetes import client, config
 
     from tests.fixtures.kube import kube_server
+    from tests.harness.http import JsonHandler, LoopbackServer
 
-    class Sick(http.server.BaseHTTPRequestHandler):
+    class Sick(JsonHandler):
         def do_GET(self) -> None:
-            self.send_response(503)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+            self.send_bytes(503, b"")
 
-        def log_message(self, *args: object) -> None:
-            return
+    with LoopbackServer(Sick) as sick, kube_server(tmp_path, probes=True) as kube:
+        kube.set_backend("registry.local/model:1", echo_backend("healthy"))
+        kube.set_backend("registry.local/model:2", sick.url)
+        dep = deployment(replicas=1, progressDeadlineSeconds=1)
+        dep["spec"]["template"]["spec"]["containers"][0]["readinessProbe"] = {
+            "httpGet": {"path": "/ping", "port": 8080}
+        }
+        with config.new_client_from_config(str(kube.kubeconfig)) as api:
 
-    sick = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Sick)
-    threading.Thread(target=sick.serve_forever, daemon=True).start()
-    try:
-        with kube_server(tmp_path, probes=True) as kube:
-            kube.set_backend("registry.local/model:1", echo_backend("healthy"))
-            kube.set_backend("registry.local/model:2", f"http://127.0.0.1:{sick.server_address[1]}")
-            dep = deployment(replicas=1, progressDeadlineSeconds=1)
-            dep["spec"]["template"]["spec"]["containers"][0]["readinessProbe"] = {
-                "httpGet": {"path": "/ping", "port": 8080}
-            }
-            with config.new_client_from_config(str(kube.kubeconfig)) as api:
+            class K:
+                apps = client.AppsV1Api(api)
 
-                class K:
-                    apps = client.AppsV1Api(api)
-
-                K.apps.create_namespaced_deployment("default", dep)
-                wait_available(K, "model", 1)
-                K.apps.patch_namespaced_deployment(
-                    "model",
-                    "default",
-                    {"spec": {"template": {"spec": {"containers": [
-                        {"name": "model", "image": "registry.local/model:2"}]}}}},
-                )  # fmt: skip
-                kube.wait_for(
-                    lambda: any(
-                        c["reason"] == "ProgressDeadlineExceeded"
-                        for c in kube.get("deployments", "model")["status"].get("conditions", [])
-                    ),
-                    what="the unready pods to stall the rollout",
-                )
-                unhealthy = [
-                    e["message"] for e in kube.list("events") if e["reason"] == "Unhealthy"
-                ]
-                assert unhealthy
-                assert (
-                    unhealthy[0] == "Readiness probe failed: HTTP probe failed with statuscode: 503"
-                )
-                running = [p for p in kube.list("pods") if p["status"].get("phase") == "Running"]
-                assert len(running) == 2  # the new pod runs but is not ready
-    finally:
-        sick.shutdown()
-        sick.server_close()
+            K.apps.create_namespaced_deployment("default", dep)
+            wait_available(K, "model", 1)
+            K.apps.patch_namespaced_deployment(
+                "model",
+                "default",
+                {"spec": {"template": {"spec": {"containers": [
+                    {"name": "model", "image": "registry.local/model:2"}]}}}},
+            )  # fmt: skip
+            kube.wait_for(
+                lambda: any(
+                    c["reason"] == "ProgressDeadlineExceeded"
+                    for c in kube.get("deployments", "model")["status"].get("conditions", [])
+                ),
+                what="the unready pods to stall the rollout",
+            )
+            unhealthy = [e["message"] for e in kube.list("events") if e["reason"] == "Unhealthy"]
+            assert unhealthy
+            assert unhealthy[0] == "Readiness probe failed: HTTP probe failed with statuscode: 503"
+            running = [p for p in kube.list("pods") if p["status"].get("phase") == "Running"]
+            assert len(running) == 2  # the new pod runs but is not ready

@@ -7,9 +7,9 @@ depends only on the labels and the predictions.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import numpy as np
 
@@ -18,10 +18,13 @@ from modelship.evaluation import bootstrap, scoring
 from modelship.evaluation import report as evaluation_report
 
 if TYPE_CHECKING:
-    from modelship.evaluation.bootstrap import Samples
+    from modelship.evaluation.bootstrap import Classified, Samples
 
 # Past this many classes a confusion matrix is not a readable chart.
 MAX_CHART_CLASSES = 30
+
+# A model's predictions as a task reads them: class codes, or numbers.
+Model = TypeVar("Model")
 
 
 @dataclass
@@ -46,8 +49,39 @@ def compare(
 ) -> Comparison:
     """`scored` is the candidate, then the champion when there is one."""
     if task == "classification":
-        return _classification(y, scored, requested, rule_metrics, resamples, seed)
-    return _regression(y, scored, requested, rule_metrics, resamples, seed)
+        return _compare(_classification(y, scored, requested, rule_metrics), resamples, seed)
+    return _compare(_regression(y, scored, requested, rule_metrics), resamples, seed)
+
+
+@dataclass
+class _Task(Generic[Model]):
+    """What a task contributes; the flow in `_compare` is the same for every task.
+
+    `chart` draws one model's chart under the given title prefix (None: no chart);
+    `paired` gives the paired bootstrap samples of candidate and champion."""
+
+    names: list[str]
+    candidate: Model
+    champion: Model | None
+    metrics: Callable[[Model], dict[str, float]]
+    chart: Callable[[Model, str], str | None]
+    paired: Callable[[Model, Model, int, int | None], dict[str, Samples]]
+    warnings: list[str] = field(default_factory=list)
+
+
+def _compare(task: _Task[Model], resamples: int, seed: int | None) -> Comparison:
+    """Metrics of the candidate, then of the champion; a chart per model; paired
+    bootstrap samples when asked for."""
+    result = Comparison(task.names, task.metrics(task.candidate), warnings=task.warnings)
+    for who, model in (("candidate", task.candidate), ("champion", task.champion)):
+        chart = None if model is None else task.chart(model, who)
+        if chart is not None:
+            result.plots.append(chart)
+    if task.champion is not None:
+        result.champion = task.metrics(task.champion)
+        if resamples:
+            result.samples = task.paired(task.candidate, task.champion, resamples, seed)
+    return result
 
 
 def _classification(
@@ -55,9 +89,7 @@ def _classification(
     scored: Sequence[scoring.Scored],
     requested: list[str],
     rule_metrics: list[str],
-    resamples: int,
-    seed: int | None,
-) -> Comparison:
+) -> _Task[Classified]:
     encoded = scoring.encode_classification(y, list(scored))
     n_classes = encoded.n_classes
     names, explicit = scoring.requested_metrics(
@@ -73,25 +105,30 @@ def _classification(
             )
         names.remove("roc_auc")
         warnings.append("roc_auc left out: the candidate model gives no class probabilities")
-    result = Comparison(
-        names, bootstrap.classification_metrics(encoded.y, cand, n_classes, names), None
-    )
-    result.warnings = warnings
     labels = [scoring.label_text(c) for c in encoded.classes]
-    for who, model in (("candidate", cand), ("champion", encoded.models.get("champion"))):
-        if model is not None and n_classes <= MAX_CHART_CLASSES:
-            matrix = scoring.confusion(encoded.y, model.labels, n_classes)
-            result.plots.append(
-                evaluation_report.confusion_svg(matrix, labels, f"{who}: confusion matrix")
-            )
-    champ = encoded.models.get("champion")
-    if champ is not None:
-        result.champion = bootstrap.classification_metrics(encoded.y, champ, n_classes, names)
-        if resamples:
-            result.samples = bootstrap.paired_classification(
-                encoded.y, cand, champ, n_classes, names, resamples=resamples, seed=seed
-            )
-    return result
+
+    def chart(model: Classified, who: str) -> str | None:
+        if n_classes > MAX_CHART_CLASSES:
+            return None
+        matrix = scoring.confusion(encoded.y, model.labels, n_classes)
+        return evaluation_report.confusion_svg(matrix, labels, f"{who}: confusion matrix")
+
+    def paired(
+        cand: Classified, champ: Classified, resamples: int, seed: int | None
+    ) -> dict[str, Samples]:
+        return bootstrap.paired_classification(
+            encoded.y, cand, champ, n_classes, names, resamples=resamples, seed=seed
+        )
+
+    return _Task(
+        names,
+        cand,
+        encoded.models.get("champion"),
+        metrics=lambda model: bootstrap.classification_metrics(encoded.y, model, n_classes, names),
+        chart=chart,
+        paired=paired,
+        warnings=warnings,
+    )
 
 
 def _regression(
@@ -99,19 +136,23 @@ def _regression(
     scored: Sequence[scoring.Scored],
     requested: list[str],
     rule_metrics: list[str],
-    resamples: int,
-    seed: int | None,
-) -> Comparison:
+) -> _Task[np.ndarray]:
     names, _ = scoring.requested_metrics("regression", 0, requested, rule_metrics)
     truth = y.astype(np.float64)
     values = [scoring.regression_values(s) for s in scored]
-    result = Comparison(names, bootstrap.regression_metrics(truth, values[0], names))
-    result.plots.append(evaluation_report.residual_svg(values[0], truth, "candidate: residuals"))
-    if len(values) > 1:
-        result.champion = bootstrap.regression_metrics(truth, values[1], names)
-        result.plots.append(evaluation_report.residual_svg(values[1], truth, "champion: residuals"))
-        if resamples:
-            result.samples = bootstrap.paired_regression(
-                truth, values[0], values[1], names, resamples=resamples, seed=seed
-            )
-    return result
+
+    def paired(
+        cand: np.ndarray, champ: np.ndarray, resamples: int, seed: int | None
+    ) -> dict[str, Samples]:
+        return bootstrap.paired_regression(
+            truth, cand, champ, names, resamples=resamples, seed=seed
+        )
+
+    return _Task(
+        names,
+        values[0],
+        values[1] if len(values) > 1 else None,
+        metrics=lambda pred: bootstrap.regression_metrics(truth, pred, names),
+        chart=lambda pred, who: evaluation_report.residual_svg(pred, truth, f"{who}: residuals"),
+        paired=paired,
+    )

@@ -242,11 +242,16 @@ def run(ctx: StageContext[TrainInput]) -> Result:
 
     env = _training_env(ctx, plan, uri, experiment, run_id)
     started_ms = now_ms()
-    completed = (
-        job.run(ctx, store, run_id, plan.argv, env, tags)
-        if job
-        else _run_training(ctx, store, run_id, plan, env)
-    )
+    completed: Completed
+    if job:
+        from modelship.kube.jobs.submit import run_job
+
+        completed = run_job(
+            job, store, run_id, plan.argv, env, tags,
+            log=ctx.log, summary=ctx.summary, runner_env=ctx.env, cwd=ctx.cwd,
+        )  # fmt: skip
+    else:
+        completed = _run_training(ctx, store, run_id, plan, env)
     _log_params(ctx, store, run_id, plan.params)
     session = Session(store, run_id, experiment_id, experiment, plan, outputs, tags, started_ms)
     if completed.returncode != 0 or completed.timed_out:

@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from modelship.ci.context import StageContext
-    from modelship.kube.jobs.submit import JobCompleted
-    from modelship.tracking.runs import RunStore
+from typing import Any
 
 
 @dataclass
@@ -26,17 +20,3 @@ class JobPlan:
     backoff_limit: int
     active_deadline: int | None
     timeout: float | None
-
-    def run(
-        self,
-        ctx: StageContext[Any],
-        store: RunStore,
-        run_id: str,
-        argv: list[str],
-        env: Mapping[str, str],
-        tags: Mapping[str, str],
-    ) -> JobCompleted:
-        """Create the Job, follow it to its end and return what a local training returns."""
-        from modelship.kube.jobs.submit import run_job
-
-        return run_job(self, ctx, store, run_id, argv, env, tags)

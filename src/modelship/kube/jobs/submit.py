@@ -17,7 +17,8 @@ from modelship.kube.jobs.result import JobResult
 from modelship.process import TAIL_LINES, Completed, sigterm_as_interrupt
 
 if TYPE_CHECKING:
-    from modelship.ci.context import StageContext
+    from modelship.ci.log import Logger
+    from modelship.ci.summary import Summary
     from modelship.kube.api import Kube, KubeError
     from modelship.kube.jobs.plan import JobPlan
     from modelship.tracking.runs import RunStore
@@ -33,27 +34,34 @@ class JobCompleted(Completed):
 
 def run_job(
     plan: JobPlan,
-    ctx: StageContext[Any],
     store: RunStore,
     run_id: str,
     argv: list[str],
     env: Mapping[str, str],
     tags: Mapping[str, str],
+    *,
+    log: Logger,
+    summary: Summary,
+    runner_env: Mapping[str, str],
+    cwd: Path,
 ) -> JobCompleted:
-    """Run the training as a Job; the MLflow run is marked failed or killed if it cannot."""
+    """Run the training as a Job; the MLflow run is marked failed or killed if it cannot.
+
+    `env` is the pod's environment; `runner_env` and `cwd` are this process's,
+    against which the plan's kubeconfig is found."""
     from modelship.kube import config as kube_config
     from modelship.kube.api import Kube, KubeError, KubeUnreachable
 
     name = f"modelship-train-{run_id}"[:63]
     try:
         with kube_config.kubeconfig(
-            plan.kubeconfig, plan.context, ctx.env, ctx.cwd, ctx.log.mask
+            plan.kubeconfig, plan.context, runner_env, cwd, log.mask
         ) as config:
-            kube = Kube(kube_config.api_client(config, ctx.log.mask))
+            kube = Kube(kube_config.api_client(config, log.mask))
             namespace = plan.namespace or context_namespace(config.path, config.context)
             manifest = job_manifest(plan, name, namespace, pod_command(argv), env, tags)
             try:
-                return _follow(ctx, kube, plan, manifest)
+                return _follow(log, summary, kube, plan, manifest)
             except KubeUnreachable as err:
                 raise ExternalError(f"the Kubernetes API server does not answer: {err}") from None
             except KubeError as err:
@@ -61,20 +69,20 @@ def run_job(
             finally:
                 kube.close()
     except KeyboardInterrupt:
-        _finish_run(ctx, store, run_id, "KILLED")
+        _finish_run(log, store, run_id, "KILLED")
         raise
     except (UsageError, ExternalError):
-        _finish_run(ctx, store, run_id, "FAILED")
+        _finish_run(log, store, run_id, "FAILED")
         raise
 
 
 def _follow(
-    ctx: StageContext[Any], kube: Kube, plan: JobPlan, manifest: dict[str, Any]
+    log: Logger, summary: Summary, kube: Kube, plan: JobPlan, manifest: dict[str, Any]
 ) -> JobCompleted:
     started = time.monotonic()
     namespace, name = manifest["metadata"]["namespace"], manifest["metadata"]["name"]
     created = kube.create(manifest)
-    ctx.log.info(
+    log.info(
         f"created Job {namespace}/{name} (image {plan.image}); "
         f"`kubectl -n {namespace} logs -f job/{name}` follows it"
     )
@@ -83,19 +91,19 @@ def _follow(
     result: JobResult | None = None
     command = " ".join(manifest["spec"]["template"]["spec"]["containers"][0]["command"])
     try:
-        with sigterm_as_interrupt(), ctx.log.group(f"training on Kubernetes: {command}"):
+        with sigterm_as_interrupt(), log.group(f"training on Kubernetes: {command}"):
             follower.start()
-            with ctx.log.fenced() as write:
-                result = follower.wait(plan.timeout, write, tail, ctx.log.info)
+            with log.fenced() as write:
+                result = follower.wait(plan.timeout, write, tail, log.info)
     finally:
         follower.stop()
         if result is None or result.delete:
             # Cancelled, timed out or stuck: nothing may keep running (and hold a GPU).
-            _delete_job(ctx, kube, namespace, name)
-    _summarize(ctx, plan, f"{namespace}/{name}", result)
+            _delete_job(log, kube, namespace, name)
+    _summarize(summary, plan, f"{namespace}/{name}", result)
     return JobCompleted(
         returncode=result.exit_code,
-        tail=ctx.log.redact("\n".join(tail)),
+        tail=log.redact("\n".join(tail)),
         seconds=time.monotonic() - started,
         timed_out=result.timed_out,
         reason=result.reason,
@@ -103,11 +111,11 @@ def _follow(
     )
 
 
-def _summarize(ctx: StageContext[Any], plan: JobPlan, job: str, result: JobResult) -> None:
+def _summarize(summary: Summary, plan: JobPlan, job: str, result: JobResult) -> None:
     rows = [["Job", job], ["image", plan.image], ["result", result.reason or "succeeded"]]
     if result.pod:
         rows.append(["last pod", result.pod])
-    ctx.summary.table(["Kubernetes", "value"], rows)
+    summary.table(["Kubernetes", "value"], rows)
 
 
 def context_namespace(path: Path, context: str | None) -> str:
@@ -125,25 +133,25 @@ def context_namespace(path: Path, context: str | None) -> str:
     return "default"
 
 
-def _delete_job(ctx: StageContext[Any], kube: Kube, namespace: str, name: str) -> None:
+def _delete_job(log: Logger, kube: Kube, namespace: str, name: str) -> None:
     """Delete the Job and its pods (Background: the Job goes at once, the pods right after)."""
     try:
         if kube.delete("batch/v1", "Job", namespace, name, propagation="Background"):
-            ctx.log.info(f"deleted Job {namespace}/{name} and its pods")
+            log.info(f"deleted Job {namespace}/{name} and its pods")
     except Exception as err:  # best effort on the way out; say what is left behind
-        ctx.log.error(
+        log.error(
             f"could not delete Job {namespace}/{name}: {str(err)[:200]}; delete it by hand "
             f"(kubectl -n {namespace} delete job {name})"
         )
 
 
-def _finish_run(ctx: StageContext[Any], store: RunStore, run_id: str, status: str) -> None:
+def _finish_run(log: Logger, store: RunStore, run_id: str, status: str) -> None:
     from modelship.ci.errors import ModelshipError
 
     try:
         store.finish(run_id, status)
     except ModelshipError as err:
-        ctx.log.warning(f"could not mark run {run_id} {status}: {err.message}")
+        log.warning(f"could not mark run {run_id} {status}: {err.message}")
 
 
 def _kube_error(err: KubeError, namespace: str) -> Exception:
