@@ -232,7 +232,9 @@ class ParquetColumns:
             ) as reader:
                 return reader.read(columns=[name], use_threads=False).column(0)
         except (pa.ArrowInvalid, OSError) as err:
-            raise DataError(f"{self.path.name}: column '{name}' cannot be read: {err}") from None
+            raise DataError(
+                f"{self.path.name}: column '{name}' cannot be read: {_one_line(err)}"
+            ) from None
 
 
 def _read_parquet(path: Path, columns: Sequence[str] | None) -> Loaded:
@@ -255,12 +257,17 @@ def _read_parquet(path: Path, columns: Sequence[str] | None) -> Loaded:
         with pq.ParquetFile(path, metadata=metadata, read_dictionary=list(text)) as reader:
             schema = reader.schema_arrow
     except (pa.ArrowInvalid, OSError) as err:
-        raise DataError(f"{path.name}: not a readable Parquet file: {err}") from None
+        raise DataError(f"{path.name}: not a readable Parquet file: {_one_line(err)}") from None
     loaded = Loaded(path, metadata.num_rows, parquet=ParquetColumns(path, metadata, text))
     for item in schema:
         if columns is None or item.name in columns:
             loaded.types[item.name] = item.type
     return loaded
+
+
+def _one_line(err: Exception) -> str:
+    """Arrow's message with its line breaks folded: the error is one line."""
+    return " ".join(str(err).split())
 
 
 def read(path: Path, columns: Sequence[str] | None = None) -> Loaded:
