@@ -6,7 +6,8 @@ up front, so at most one Arrow column per worker thread is ever in memory
 and each is released as soon as it is copied into a float64 array (numeric,
 sorted in place) or counted (categorical). Text files are read block by
 block and held as Arrow arrays until the check takes them one at a time.
-Peak memory of a Parquet check is about two sorted columns per worker,
+Peak memory of a Parquet check is about three columns' worth per worker
+thread (one sorted side, the other side's Arrow column and its copy),
 whatever the number of columns.
 
 Every problem with the input raises `DataError` with one line naming the file
