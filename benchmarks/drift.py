@@ -66,7 +66,12 @@ modelship's wall time and 17.8 times its CPU time (goal 20, missed): about
 scipy.special 0.2 s, scipy.stats 0.6 s, needed for `kstwo`/`ks_2samp`
 p-values of stable columns), and on a machine this busy its wall time is
 mostly waiting for a core. Evidently and modelship agreed on all 23
-per-column decisions at 1,000 and 5,000 rows.
+per-column decisions at 1,000 and 5,000 rows. Right after, at load average
+4.5, a run with `--no-evidently --sizes 100000` gave the whole `modelship
+monitor` process 1.90 s wall and 1.42 s CPU (Evidently not rerun, so no
+ratio is claimed) and a peak of 1.32x the input at 100,000 rows: over 29
+runs the peak was 35 to 45 MiB (1.0x to 1.3x), depending on which columns
+the two worker threads hold at the same moment.
 
 Where the memory went, and why it no longer does: the check used to read
 each Parquet file whole in one `ParquetFile.read` call, so every column sat
