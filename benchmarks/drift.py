@@ -41,50 +41,69 @@ rows Evidently picks KS/chi-square/z = modelship `auto`; above, normed
 Wasserstein/Jensen-Shannon = modelship `wasserstein`).
 
 Measured in one run on the project's 2-core machine (2026-12-02, default
-options; the machine was shared with other work, load average 11 to 14, so
-wall times are inflated several times and CPU times are the figures to read):
+options; the machine was shared with other work, load average 4 to 9
+(`uptime`), so wall times are inflated and CPU times are the figures to read):
 
     rows       tool       wall      cpu     peak-base  input    mem/input
-    100,000    modelship    1.75s    0.36s    103 MiB   34 MiB   2.99x
-    100,000    scipy        5.02s    2.09s    173 MiB   34 MiB   5.05x
-    100,000    evidently   26.85s   15.09s    242 MiB   34 MiB   7.06x
-    1,000,000  modelship   22.37s    4.55s    516 MiB  343 MiB   1.50x
-    1,000,000  scipy       48.60s   16.86s    769 MiB  343 MiB   2.24x
-    1,000,000  evidently  290.34s  167.24s  2,101 MiB  343 MiB   6.12x
+    100,000    modelship    0.10s    0.07s     38 MiB   34 MiB   1.09x
+    100,000    scipy        5.58s    2.35s    170 MiB   34 MiB   4.95x
+    100,000    evidently   17.03s   10.19s    257 MiB   34 MiB   7.48x
+    1,000,000  modelship    2.20s    1.22s    118 MiB  343 MiB   0.34x
+    1,000,000  scipy       46.40s   12.07s    775 MiB  343 MiB   2.26x
+    1,000,000  evidently  185.58s  109.89s  1,885 MiB  343 MiB   5.49x
 
     whole processes, 200,000 rows x 28 columns, input 98 MiB in memory
     tool       runs   wall      cpu     peak rss
-    modelship  3        5.89s    2.49s    318 MiB
-    evidently  1      128.71s   32.43s    909 MiB
+    modelship  3        4.94s    1.91s    183 MiB
+    evidently  1       90.69s   34.00s    914 MiB
 
-In-process, Evidently took 41.9 and 36.7 times modelship's CPU time at
-100,000 and 1,000,000 rows (goal 30), the scipy loop 5.8 and 3.7 times.
-As whole processes Evidently took 21.8 times modelship's wall time but only
-13.0 times its CPU time (goal 20): about 1.2 s of modelship's 2.5 s are
-imports (numpy and pyarrow 0.25 s, scipy.special 0.2 s, scipy.stats 0.6 s,
-needed for `kstwo`/`ks_2samp` p-values of stable columns; it is imported in
-a thread while the files are read and sorted, which hides it from the wall
-time on free cores, not from the CPU time), and about 0.35 s sorting the
-40 numeric columns. Peak memory above the size after imports was 1.50x the
-input at 1,000,000 rows; at 100,000 rows it was 2.99x, of which about 60 MiB
-appear on the first Parquet read whatever its size (Arrow's reader and
-thread pools: a 20,000-row read adds about 30 MiB), so the goal of 2x holds
-only from a few hundred thousand rows on. These peaks are `VmHWM`; the
-figures of earlier versions of this script used `ru_maxrss`, which Linux
-carries over from the parent process, and understated modelship's peak at
-1,000,000 rows (0.97x then). Evidently and modelship agreed on all 23
-per-column decisions at 1,000 and 5,000 rows.
+In-process, Evidently took 146 and 90 times modelship's CPU time at 100,000
+and 1,000,000 rows (goal 30), the scipy loop 34 and 9.9 times. Peak memory
+above the size after imports was 1.09x the input at 100,000 rows and 0.34x
+at 1,000,000 (goal 2x). As whole processes Evidently took 18.4 times
+modelship's wall time and 17.8 times its CPU time (goal 20, missed): about
+1.2 s of modelship's 1.9 s of CPU are imports (numpy and pyarrow 0.25 s,
+scipy.special 0.2 s, scipy.stats 0.6 s, needed for `kstwo`/`ks_2samp`
+p-values of stable columns), and on a machine this busy its wall time is
+mostly waiting for a core. Evidently and modelship agreed on all 23
+per-column decisions at 1,000 and 5,000 rows. Right after, at load average
+4.5, a run with `--no-evidently --sizes 100000` gave the whole `modelship
+monitor` process 1.90 s wall and 1.42 s CPU (Evidently not rerun, so no
+ratio is claimed) and a peak of 1.32x the input at 100,000 rows: over 29
+runs the peak was 35 to 45 MiB (1.0x to 1.3x), depending on which columns
+the two worker threads hold at the same moment.
 
-Before this version (KS p-values through public scipy only, Parquet read
-batch by batch, scipy.stats imported on first use), the same whole-process
-comparison took 5.4 s against Evidently's 55 s wall (10x).
+Where the memory went, and why it no longer does: the check used to read
+each Parquet file whole in one `ParquetFile.read` call, so every column sat
+in Arrow memory at once, and the first read of a process added about 60 MiB
+whatever the file's size (at 100,000 x 20: the Arrow pool's live bytes
+peaked at 24 MiB for 16 MiB of data, while resident memory grew by 58 MiB
+in mimalloc's arena, freed blocks of Arrow's decoding threads not being
+reused; the system and jemalloc pools and `use_threads=False` did no
+better: 54 to 103 MiB for the first file). That gave 2.99x at 100,000 rows
+(103 MiB for 34 MiB) and 1.48x at 1,000,000. Now only the footer is read up
+front and each column is read, with no Arrow thread pool, by the worker
+thread that takes it, copied into one float64 array (integers convert in
+the copy, with no second float64 copy) and released: at most about three
+columns' worth per worker is in memory, whatever the number of columns, and
+CPU time fell too (reading the same medians with `--quick` at load average
+7 to 9: 0.24 s -> 0.12 s at 100,000 rows, 2.46 s -> 0.86 s at 1,000,000).
+These peaks are `VmHWM`; the figures of earlier versions of this script
+used `ru_maxrss`, which Linux carries over from the parent process.
+
+Before the version that read Parquet whole (KS p-values through public
+scipy only, Parquet read batch by batch, scipy.stats imported on first
+use), the whole-process comparison took 5.4 s against Evidently's 55 s wall
+(10x); with the whole-file read it took 5.89 s against 128.71 s at load
+average 11 to 14 (21.8x wall, 13.0x CPU).
 
 Why the median: on this virtual machine the first process to touch a few
 hundred MiB after a few idle seconds spends several times more system time
-in page faults (the hypervisor has taken the free memory back). modelship's
-first run at 1,000,000 rows took 4.4 s of CPU, the next two 1.5 s and 1.4 s;
-`/usr/bin/time` shows the difference is all system time. The figure
-`CPU seconds of each run` prints every run, so the one-off stays visible.
+in page faults (the hypervisor has taken the free memory back). With the
+whole-file read, modelship's first run at 1,000,000 rows took 4.4 s of CPU,
+the next two 1.5 s and 1.4 s; `/usr/bin/time` shows the difference is all
+system time. The figure `CPU seconds of each run` prints every run, so the
+one-off stays visible.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from modelship.drift import DataError, Options, compare
 from tests.harness.cli import CliRun, run_cli
 from tests.monitor.conftest import drift_tables, write_table
 
@@ -164,3 +165,26 @@ def test_path_outside_the_workspace_is_refused(tmp_path: Path) -> None:
     pq.write_table(ref, tmp_path / "r.parquet")
     run = run_cli(["monitor", "--reference", "../r.parquet", "--current", "../r.parquet"], work)
     assert run.code == 2
+
+
+def test_an_unreadable_parquet_column_is_named_on_one_line(tmp_path: Path) -> None:
+    """Columns are read as the check takes them: a damaged one still ends the run cleanly."""
+    ref, cur = drift_tables(2000)
+    reference = write_table(ref, tmp_path / "r.parquet")
+    current = write_table(cur, tmp_path / "c.parquet")
+    chunk = pq.read_metadata(current).row_group(0).column(cur.column_names.index("shifted"))
+    start = chunk.dictionary_page_offset or chunk.data_page_offset
+    data = bytearray(current.read_bytes())
+    data[start : start + chunk.total_compressed_size] = b"\xff\x00" * (
+        chunk.total_compressed_size // 2
+    ) + b"\xff" * (chunk.total_compressed_size % 2)
+    current.write_bytes(bytes(data))
+    run = monitor(tmp_path, reference, current)
+    assert run.code == 2
+    line = error_line(run)
+    assert "c.parquet: column 'shifted' cannot be read: " in line
+    assert run.stderr.strip().splitlines() == [line]
+    with pytest.raises(DataError) as raised:  # the library's own message is one line too
+        compare(reference, current, Options())
+    assert str(raised.value).startswith("c.parquet: column 'shifted' cannot be read: ")
+    assert "\n" not in str(raised.value)

@@ -654,7 +654,6 @@ def _check(reference: Path, current: Path, options: Options, started: float) -> 
             results[name] = FeatureResult.not_judged(
                 name, "unsupported", f"not compared: {kind}", (0, 0), (0, 0)
             )
-    input_bytes = _input_bytes(ref, cur, list(kinds))
     results.update(_compare(ref, cur, [n for n in names if n in kinds], kinds, options))
     features = [results[n] for n in names]
     for result in features:
@@ -669,7 +668,7 @@ def _check(reference: Path, current: Path, options: Options, started: float) -> 
         method=options.method,
         reference_rows=ref.rows,
         current_rows=cur.rows,
-        input_bytes=input_bytes,
+        input_bytes=_input_bytes(ref, cur, list(kinds)),
         seconds=time.perf_counter() - started,
     )
 
@@ -801,8 +800,5 @@ def _status(features: list[FeatureResult], options: Options) -> tuple[str, float
 
 
 def _input_bytes(ref: load.Loaded, cur: load.Loaded, names: list[str]) -> int:
-    total = 0
-    for data in (ref, cur):
-        for name in names:
-            total += sum(chunk.nbytes for chunk in data.columns[name])
-    return total
+    """Bytes of the compared columns as Arrow held them (each one while it was taken)."""
+    return sum(data.sizes.get(name, 0) for data in (ref, cur) for name in names)

@@ -1,11 +1,14 @@
 """Reading reference and current data: CSV, Parquet or JSON lines.
 
-Files are read with pyarrow (never through pandas): a Parquet file in one
-call with only the wanted columns, text files block by block. Columns stay
-Arrow arrays until the check takes them one at a time: a numeric column is
-copied into one float64 array that is sorted in place and the Arrow column
-released; a categorical one is counted. Peak memory is about the Arrow data
-plus one column's copy.
+Files are read with pyarrow (never through pandas). A Parquet file is read
+column by column when the check takes each column: only its footer is read
+up front, so at most one Arrow column per worker thread is ever in memory
+and each is released as soon as it is copied into a float64 array (numeric,
+sorted in place) or counted (categorical). Text files are read block by
+block and held as Arrow arrays until the check takes them one at a time.
+Peak memory of a Parquet check is about three columns' worth per worker
+thread (one sorted side, the other side's Arrow column and its copy),
+whatever the number of columns.
 
 Every problem with the input raises `DataError` with one line naming the file
 and column, so the stage can turn it into a usage error (exit 2).
@@ -43,22 +46,37 @@ class DataError(ValueError):
 
 @dataclass
 class Loaded:
-    """One data set, column by column, as Arrow chunks (categorical) or numbers."""
+    """One data set, column by column: Arrow chunks in memory or, for Parquet,
+    read from the file when asked for.
+
+    `columns` holds the columns in memory; a Parquet column not among them is
+    read by `arrow` on each call (safe from several threads at once: each read
+    opens its own reader over the footer parsed once).
+    """
 
     path: Path
     rows: int
     columns: dict[str, list[pa.Array]] = field(default_factory=dict)
     types: dict[str, pa.DataType] = field(default_factory=dict)
+    parquet: ParquetColumns | None = None
+    sizes: dict[str, int] = field(default_factory=dict)  # bytes of each column taken
 
     @property
     def names(self) -> list[str]:
         return list(self.types)
 
     def arrow(self, name: str) -> pa.ChunkedArray:
-        return pa.chunked_array(self.columns[name], type=self.types[name])
+        chunks = self.columns.get(name)
+        if chunks is None and self.parquet is not None:
+            column = self.parquet.read(name)
+        else:
+            column = pa.chunked_array(self.columns[name], type=self.types[name])
+        self.sizes[name] = column.nbytes
+        return column
 
     def release(self, name: str) -> None:
-        self.columns[name] = []
+        """Drop the column's data from memory (a Parquet column is read again if asked)."""
+        self.columns.pop(name, None)
 
 
 def file_format(path: Path) -> str:
@@ -188,32 +206,69 @@ def _describe(path: Path) -> str:
     return {"csv": "CSV", "parquet": "Parquet", "jsonl": "JSON lines"}[file_format(path)]
 
 
-def _read_parquet(path: Path, columns: Sequence[str] | None) -> Loaded:
-    """The whole file in one pyarrow call, only the wanted columns.
+@dataclass(frozen=True)
+class ParquetColumns:
+    """A Parquet file's columns, each read on its own when asked for."""
 
-    One call lets Arrow decode the column chunks in parallel and allocate each
-    column once; reading batch by batch costs a round trip through Python and
-    a buffer per batch. Text columns stay dictionary-encoded as stored:
-    counting categories then needs no string per row.
+    path: Path
+    metadata: Any  # pyarrow.parquet.FileMetaData, parsed once
+    dictionary: tuple[str, ...]  # text columns read dictionary-encoded, as stored
+
+    def read(self, name: str) -> pa.ChunkedArray:
+        """One column, read and decoded by the calling thread alone.
+
+        No Arrow thread pool (`use_threads=False`): the check already reads
+        columns in parallel, and a whole-file read in one call holds every
+        column in memory at once, with the pools' and allocator's overhead
+        on top (about 60 MiB on the first read, whatever the file's size).
+        """
+        import pyarrow.parquet as pq
+
+        try:
+            with pq.ParquetFile(
+                self.path,
+                metadata=self.metadata,
+                read_dictionary=list(self.dictionary),
+                pre_buffer=False,
+            ) as reader:
+                return reader.read(columns=[name], use_threads=False).column(0)
+        except (pa.ArrowInvalid, OSError) as err:
+            raise DataError(
+                f"{self.path.name}: column '{name}' cannot be read: {_one_line(err)}"
+            ) from None
+
+
+def _read_parquet(path: Path, columns: Sequence[str] | None) -> Loaded:
+    """The file's footer: row count and column types; the data stays in the file.
+
+    Text columns are read dictionary-encoded as stored: counting categories
+    then needs no string per row. `ParquetFile`, not `read_table`: the latter
+    imports pyarrow.dataset, a few tenths of a second of start-up a single
+    file does not need.
     """
     import pyarrow.parquet as pq
 
     try:
-        schema = pq.read_schema(path)
-        text = [
+        with pq.ParquetFile(path) as plain:
+            metadata = plain.metadata
+            schema = plain.schema_arrow
+        text = tuple(
             f.name for f in schema if is_text_type(f.type) and not pa.types.is_dictionary(f.type)
-        ]
-        wanted = None if columns is None else [c for c in columns if c in schema.names]
-        # `ParquetFile.read`, not `read_table`: the latter imports pyarrow.dataset,
-        # a few tenths of a second of start-up a single file does not need.
-        table = pq.ParquetFile(path, read_dictionary=text, pre_buffer=False).read(columns=wanted)
+        )
+        with pq.ParquetFile(path, metadata=metadata, read_dictionary=list(text)) as reader:
+            schema = reader.schema_arrow
     except (pa.ArrowInvalid, OSError) as err:
-        raise DataError(f"{path.name}: not a readable Parquet file: {err}") from None
-    loaded = Loaded(path, table.num_rows)
-    for item, column in zip(table.schema, table.columns, strict=True):
-        loaded.types[item.name] = item.type
-        loaded.columns[item.name] = list(column.chunks)
+        raise DataError(f"{path.name}: not a readable Parquet file: {_one_line(err)}") from None
+    loaded = Loaded(path, metadata.num_rows, parquet=ParquetColumns(path, metadata, text))
+    for item in schema:
+        if columns is None or item.name in columns:
+            loaded.types[item.name] = item.type
     return loaded
+
+
+def _one_line(err: Exception) -> str:
+    """Arrow's message with its line breaks folded: the error is one line."""
+    return " ".join(str(err).split())
 
 
 def read(path: Path, columns: Sequence[str] | None = None) -> Loaded:
@@ -310,8 +365,8 @@ def as_float_column(data: pa.ChunkedArray, out: Any) -> None:
     for chunk in data.chunks:
         if pa.types.is_null(chunk.type):
             values = np.full(len(chunk), np.nan)
-        elif pa.types.is_floating(chunk.type):
-            values = numbers(chunk)
+        elif pa.types.is_floating(chunk.type) or pa.types.is_integer(chunk.type):
+            values = numbers(chunk)  # integers convert as they are written to `out`
         else:
             values = numbers(chunk.cast(pa.float64()))
         out[offset : offset + len(values)] = values
