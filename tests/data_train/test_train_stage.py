@@ -139,11 +139,16 @@ def test_failing_training_marks_the_run_failed_with_the_tail_in_the_summary(
         raise SystemExit("out of memory, sort of")
         """,
     )
-    done = run_cli(train_args(mlflow_tracking, "--command", "python boom.py"), workspace)
+    done = run_cli(
+        train_args(mlflow_tracking, "--command", "python boom.py", "--params", "lr=0.1"),
+        workspace,
+    )
     assert done.code == 1
     assert "training failed with exit code 1" in done.stderr
     run = get_run(mlflow_tracking, done.outputs["run-id"])
     assert run["info"]["status"] == "FAILED"
+    # The parameters it was given are on the failed run too.
+    assert {p["key"]: p["value"] for p in run["data"]["params"]} == {"lr": "0.1"}
     report = (workspace / "modelship-reports" / "train.md").read_text()
     assert "out of memory, sort of" in report
     assert "line 100" in report

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from modelship.kube.jobs.submit import JobCompleted
     from modelship.process import Completed
     from modelship.stages.input_names import TrainInput
-    from modelship.tracking.runs import LoggedModel, RunStore
+    from modelship.tracking.runs import LoggedModel, RunState, RunStore
 
 STAGE = Stage(
     name="train",
@@ -252,11 +252,14 @@ def run(ctx: StageContext[TrainInput]) -> Result:
         )  # fmt: skip
     else:
         completed = _run_training(ctx, store, run_id, plan, env)
-    _log_params(ctx, store, run_id, plan.params)
     session = Session(store, run_id, experiment_id, experiment, plan, outputs, tags, started_ms)
     if completed.returncode != 0 or completed.timed_out:
+        if plan.params:
+            _log_params(ctx, session, store.get_run(run_id))
         return _failed(ctx, session, completed)
-    return _finish(ctx, session)
+    state = store.get_run(run_id)  # read once: for the parameters, metrics and models
+    _log_params(ctx, session, state)
+    return _finish(ctx, session, state)
 
 
 def _training_env(
@@ -312,7 +315,7 @@ class Session:
     started_ms: int  # when the training started
 
 
-def _finish(ctx: StageContext[TrainInput], session: Session) -> Result:
+def _finish(ctx: StageContext[TrainInput], session: Session, state: RunState) -> Result:
     from modelship.evaluation.metrics_file import MetricsFileError, check_finite, read_metrics
 
     store, run_id, plan, outputs = session.store, session.run_id, session.plan, session.outputs
@@ -322,7 +325,6 @@ def _finish(ctx: StageContext[TrainInput], session: Session) -> Result:
         from_files: dict[str, float] = {}
         for path in plan.metrics_files:
             from_files.update(read_metrics(path, _shown(ctx, path)))
-        state = store.get_run(run_id)
         missing = {k: v for k, v in from_files.items() if state.metrics.get(k) != v}
         store.log_batch(run_id, metrics=missing)
         metrics = {**state.metrics, **from_files}
@@ -336,7 +338,7 @@ def _finish(ctx: StageContext[TrainInput], session: Session) -> Result:
         )
     outputs["metrics"] = dict(sorted(metrics.items()))
 
-    models, unclear = _find_models(ctx, session)
+    models, unclear = _find_models(ctx, session, state.tags)
     if len(models) > 1:
         ctx.log.warning(
             f"the run logged {len(models)} models; model-uri is the last one "
@@ -370,17 +372,19 @@ def _finish(ctx: StageContext[TrainInput], session: Session) -> Result:
     return Result(outputs)
 
 
-def _find_models(ctx: StageContext[TrainInput], session: Session) -> tuple[list[LoggedModel], str]:
+def _find_models(
+    ctx: StageContext[TrainInput], session: Session, run_tags: dict[str, str]
+) -> tuple[list[LoggedModel], str]:
     """The models logged in the run, else the one the training logged outside it (MLflow 3
     `log_model` without `start_run`), adopted by the run; and why no model can be chosen."""
-    from modelship.tracking import logged_models, registry
-    from modelship.tracking.client import open_client
-    from modelship.tracking.runs import LoggedModel, now_ms
-
-    models = session.store.logged_models(session.experiment_id, session.run_id)
+    models = session.store.logged_models(session.experiment_id, session.run_id, run_tags)
     if models:
         return models, ""
-    client = open_client(session.store.uri, ctx.env)
+
+    from modelship.tracking import logged_models, registry
+    from modelship.tracking.runs import LoggedModel, now_ms
+
+    client = session.store.client
     shown = session.store.shown
     found = registry.guarded(
         lambda: logged_models.unlinked_models(
@@ -580,17 +584,18 @@ def _mark(ctx: StageContext[TrainInput], store: RunStore, run_id: str, status: s
         ctx.log.warning(f"could not mark run {run_id} {status}: {err.message}")
 
 
-def _log_params(
-    ctx: StageContext[TrainInput], store: RunStore, run_id: str, params: dict[str, str]
-) -> None:
-    """Log the given parameters the training did not log itself."""
+def _log_params(ctx: StageContext[TrainInput], session: Session, state: RunState) -> None:
+    """Log the given parameters the training did not log itself (`state`: the run as the
+    training left it)."""
+    params, logged = session.plan.params, state.params
     if not params:
         return
-    logged = store.get_run(run_id).params
     for key, value in params.items():
         if key in logged and logged[key] != value:
             ctx.log.warning(f"parameter {key}: the training logged {logged[key]!r}, not {value!r}")
-    store.log_batch(run_id, params={k: v for k, v in params.items() if k not in logged})
+    session.store.log_batch(
+        session.run_id, params={k: v for k, v in params.items() if k not in logged}
+    )
 
 
 def _summary(

@@ -50,6 +50,12 @@ class RunStore:
         self.shown = redact_url(uri)
         self._client: MlflowClient = guarded(lambda: open_client(uri, env), self.shown)
 
+    @property
+    def client(self) -> MlflowClient:
+        """The store's one client, for calls this class does not wrap (a client is not free:
+        on a SQLite store, making one opens MLflow's database layer)."""
+        return self._client
+
     def experiment_id(self, name: str) -> str:
         """The id of the named experiment, created when missing."""
 
@@ -105,13 +111,17 @@ class RunStore:
             tags=dict(run.data.tags),
         )
 
-    def logged_models(self, experiment_id: str, run_id: str) -> list[LoggedModel]:
-        """Models logged in the run, oldest first."""
+    def logged_models(
+        self, experiment_id: str, run_id: str, run_tags: Mapping[str, str] | None = None
+    ) -> list[LoggedModel]:
+        """Models logged in the run, oldest first. `run_tags`: the run's tags when the caller
+        has just read the run (saves reading it again for MLflow 2's model history)."""
 
         def call() -> list[LoggedModel]:
             models = sorted(self._ready_models(experiment_id, run_id), key=lambda m: m.created_ms)
             if not models:  # a model logged by MLflow 2 is only in the run's history tag
-                return _models_from_history(run_id, self._client.get_run(run_id).data.tags)
+                tags = run_tags if run_tags is not None else self.get_run(run_id).tags
+                return _models_from_history(run_id, tags)
             return models
 
         return guarded(call, self.shown)
