@@ -12,14 +12,35 @@ Prints, in one run:
    medians compared, since a shared machine is noisy. Goals: at most 0.5 s
    more on the tracking server; on the SQLite store at most one `import mlflow`
    more (measured here too, as `python -c "import mlflow"` minus `python -c pass`).
-2. The time to install modelship's `mlflow` extra into a fresh temporary venv
+2. Where modelship's own MLflow work goes, timed (wall and CPU) in fresh
+   processes against both stores: `import mlflow`, making the `MlflowClient`
+   (on SQLite: MLflow's SQLAlchemy store, its modules and its schema check),
+   and the calls of one train stage (find the experiment, create the run, read
+   it, search its logged models, terminate it). It also says whether MLflow's
+   bytecode is cached: with `PYTHONDONTWRITEBYTECODE` set in a venv whose
+   installer compiled nothing (`uv pip install` without `--compile-bytecode`),
+   every process compiles MLflow from source and its import costs about three
+   times the CPU.
+3. The time to install modelship's `mlflow` extra into a fresh temporary venv
    with `uv pip install` against `pip install`. Package caches are allowed
    (and usually warm): this compares resolvers and installers, not downloads.
+
+Neither overhead goal can be met while modelship opens the run through
+`MlflowClient`: the training needs the run id in its environment when it
+starts, so modelship's process imports MLflow, makes the client and creates
+the run before the training can start, and none of it overlaps the training.
+On a tracking server that is one `import mlflow` (about 1.2 s of CPU with
+bytecode cached, 3.6 s without, on the 2-CPU development machine), on SQLite
+one import plus the store init (0.6 s of CPU more with bytecode, 2 s without);
+the calls take 0.1 s to 0.3 s, and reading the inputs, git and DVC about
+0.04 s, too little for importing MLflow in a background thread meanwhile to
+show. docs/data-and-training.md quotes the figures.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import resource
 import shutil
@@ -157,6 +178,63 @@ def _import_mlflow_seconds(project: Path, repeat: int) -> float:
     return statistics.median(with_mlflow) - statistics.median(bare)
 
 
+# What modelship's process does with MLflow around the training, timed in a fresh
+# process: import MLflow, make the client (on SQLite: open MLflow's database
+# layer and check the schema), then the calls of a train stage that finds its
+# model in the run. Public MlflowClient methods only, as modelship uses them.
+BREAKDOWN = """
+import sys, time
+uri, name = sys.argv[1], sys.argv[2]
+def now():
+    return time.perf_counter(), time.process_time()
+t0 = now()
+from mlflow import MlflowClient
+t1 = now()
+client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+t2 = now()
+experiment = client.get_experiment_by_name(name)
+experiment_id = experiment.experiment_id if experiment else client.create_experiment(name)
+run_id = client.create_run(experiment_id, tags={"bench": "breakdown"}).info.run_id
+client.get_run(run_id)
+client.search_logged_models(
+    experiment_ids=[experiment_id], filter_string=f"source_run_id = '{run_id}'"
+)
+client.set_terminated(run_id, "FINISHED")
+t3 = now()
+print("breakdown", *(b[i] - a[i] for a, b in ((t0, t1), (t1, t2), (t2, t3)) for i in (0, 1)))
+"""
+
+# Wall and CPU seconds of: import mlflow, the client (store) init, the calls.
+Breakdown = tuple[float, float, float, float, float, float]
+
+
+def _breakdown(project: Path, uri: str, repeat: int) -> Breakdown:
+    """Medians of the three parts of modelship's own MLflow work against `uri`."""
+    argv = [sys.executable, "-c", BREAKDOWN, uri, "bench-breakdown"]
+    samples = []
+    for _ in range(repeat + 1):  # the first one creates the experiment
+        done = subprocess.run(
+            argv, cwd=project, env=_env(), capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"the breakdown failed:\n{done.stderr[-2000:]}")
+        line = next(x for x in done.stdout.splitlines() if x.startswith("breakdown "))
+        samples.append(tuple(float(x) for x in line.split()[1:]))
+    medians = [statistics.median(part) for part in zip(*samples[1:], strict=True)]
+    if len(medians) != 6:
+        raise SystemExit(f"the breakdown printed {len(medians)} figures, not 6")
+    return medians[0], medians[1], medians[2], medians[3], medians[4], medians[5]
+
+
+def _bytecode_cached() -> bool:
+    """Whether MLflow's compiled bytecode is on disk; without it (PYTHONDONTWRITEBYTECODE
+    and an installer that compiled nothing) every process compiles MLflow from source."""
+    spec = importlib.util.find_spec("mlflow")
+    if spec is None or spec.origin is None:
+        raise SystemExit("MLflow is not installed in this Python (pip install mlflow)")
+    return Path(importlib.util.cache_from_source(spec.origin)).is_file()
+
+
 def _install_times(root: Path) -> tuple[float, float]:
     target = f"{REPO}[mlflow]"
     uv = shutil.which("uv")
@@ -202,6 +280,20 @@ def _print_rows(
     )
 
 
+def _print_breakdown(rows: list[tuple[str, Breakdown]], repeat: int) -> None:
+    cached = "cached" if _bytecode_cached() else "not cached: compiled from source in every process"
+    print(
+        f"modelship's own MLflow work, median of {repeat} fresh processes "
+        f"(MLflow bytecode {cached}):"
+    )
+    header = f"{'import mlflow':>15}{'client init':>12}{'calls':>7} {'total':>7}"
+    print(f"  {'store':<16} {'':>4}{header}")
+    for label, figures in rows:
+        for kind, values in (("wall", figures[0::2]), ("CPU", figures[1::2])):
+            parts = "".join(f"{v:>{w}.2f}s" for v, w in zip(values, (13, 11, 6), strict=True))
+            print(f"  {label if kind == 'wall' else '':<16} {kind:>4} {parts} {sum(values):>6.2f}s")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="measured runs of each (median)")
@@ -230,6 +322,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             for label, uri, goal, text in stores
         ]
         _print_rows(rows, args.repeat)
+        _print_breakdown(
+            [(label, _breakdown(project, uri, args.repeat)) for label, uri, _, _ in stores],
+            args.repeat,
+        )
         if not args.skip_install:
             uv_seconds, pip_seconds = _install_times(root)
             print("install modelship[mlflow] into a fresh venv (package caches allowed, warm):")
