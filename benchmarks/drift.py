@@ -73,6 +73,28 @@ ratio is claimed) and a peak of 1.32x the input at 100,000 rows: over 29
 runs the peak was 35 to 45 MiB (1.0x to 1.3x), depending on which columns
 the two worker threads hold at the same moment.
 
+On the idle machine (load average 0.3 to 1.2), `--sizes 100000
+--no-agreement` with the environment's byte code compiled (`make venv`):
+
+    rows       tool       wall      cpu     peak-base  input    mem/input
+    100,000    modelship    0.10s    0.14s     37 MiB   34 MiB   1.08x
+    100,000    scipy        1.93s    1.90s    174 MiB   34 MiB   5.06x
+    100,000    evidently    9.22s   14.79s    270 MiB   34 MiB   7.87x
+
+    whole processes, 200,000 rows x 28 columns, input 98 MiB in memory
+    tool       runs   wall      cpu     peak rss
+    modelship  3        1.45s    1.80s    190 MiB
+    evidently  1       25.11s   31.42s    904 MiB
+
+Evidently took 102 times modelship's CPU time in-process, but as whole
+processes only 17.3 times its wall time and 17.4 times its CPU time: the
+goal of 20 is missed. `python -X importtime` of that `modelship monitor`
+shows `scipy.stats` at 0.66 s of the 1.45 s (imported in a thread while the
+files are read, for the `kstwo` p-values of stable columns); the rest is
+the interpreter, numpy, pyarrow and the check itself. Dropping `scipy.stats`
+would take the exact p-value of a stable column from something other than
+scipy's public distribution, which this check does not do.
+
 Where the memory went, and why it no longer does: the check used to read
 each Parquet file whole in one `ParquetFile.read` call, so every column sat
 in Arrow memory at once, and the first read of a process added about 60 MiB
