@@ -91,7 +91,10 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """`--dist loadscope` with the groups above as its scopes.
 
     xdist's own `loadgroup` marks its groups by rewriting each test's id, which
-    pytest 9.2 no longer reads: its groups would be ignored."""
+    pytest 9.2 no longer reads: its groups would be ignored (pytest-xdist issue
+    1386, fix proposed in pull request 1388). `_split_scope` is the method
+    xdist's own `LoadGroupScheduling` overrides for the same purpose; once the
+    fix is released, `xdist_group` marks and `--dist loadgroup` replace this."""
     if config.getvalue("dist") != "loadscope":
         return None
     from xdist.scheduler import LoadScopeScheduling
