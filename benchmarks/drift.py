@@ -77,33 +77,39 @@ ratio is claimed) and a peak of 1.32x the input at 100,000 rows: over 29
 runs the peak was 35 to 45 MiB (1.0x to 1.3x), depending on which columns
 the two worker threads hold at the same moment.
 
-On the idle machine (load average 1.7 to 2.4), `--sizes 100000
---no-agreement` with the environment's byte code compiled (`make venv`),
-two runs a minute apart:
+The whole benchmark in one run with default options, on the quiet machine
+(load average 1.1 falling to 0.0), the environment's byte code compiled
+(`make venv`):
 
     rows       tool       wall      cpu     peak-base  input    mem/input
-    100,000    modelship    0.08s    0.09s     45 MiB   34 MiB   1.32x
-    100,000    scipy        1.32s    1.33s    171 MiB   34 MiB   4.98x
-    100,000    evidently    8.79s   10.39s    266 MiB   34 MiB   7.74x
+    100,000    modelship    0.06s    0.09s     46 MiB   34 MiB   1.33x
+    100,000    scipy        1.32s    1.34s    171 MiB   34 MiB   4.98x
+    100,000    evidently    6.23s   10.73s    245 MiB   34 MiB   7.13x
+    1,000,000  modelship    0.43s    0.75s    117 MiB  343 MiB   0.34x
+    1,000,000  scipy        8.48s    8.86s    766 MiB  343 MiB   2.23x
+    1,000,000  evidently   92.96s   99.82s  2,115 MiB  343 MiB   6.16x
 
     whole processes, 200,000 rows x 28 columns, input 98 MiB in memory
     tool                   runs   wall      cpu     peak rss
-    modelship auto         3        1.23s    1.33s    188 MiB
-    modelship wasserstein  3        0.74s    0.78s    170 MiB
-    evidently              1       22.55s   23.94s    896 MiB
+    modelship auto         3        1.18s    1.50s    188 MiB
+    modelship wasserstein  3        0.62s    0.92s    184 MiB
+    evidently              1       19.44s   25.78s    920 MiB
 
-In-process Evidently took 119 times modelship's CPU time (97 in the other
-run). As whole processes doing the same tests, Evidently took 30.5 times
-modelship's wall time and 30.8 times its CPU time (27.0 and 26.8 in the
-other run): the goal of 20 holds. Against modelship's default `auto` it
-took only 18.3 and 18.0 times (17.2 and 18.1): `python -X importtime`
-shows `scipy.stats` at 0.66 s of those 1.23 s, imported in a thread while
-the files are read, for the `kstwo` p-values of stable columns; the rest is
-the interpreter, numpy, pyarrow and the check itself. Dropping
-`scipy.stats` would take the exact p-value of a stable column from
-something other than scipy's public distribution, which this check does
-not do. (An earlier run, before the linear-time Wasserstein distance, had
-modelship `auto` at 1.45 s against Evidently's 25.11 s: 17.3x.)
+In-process, Evidently took 122 and 133 times modelship's CPU time at
+100,000 and 1,000,000 rows (goal 30), the scipy loop 15 and 12 times; peak
+memory was 1.33x and 0.34x the input (goal 2x). As whole processes doing
+the same tests, Evidently took 31.4 times modelship's wall time and 28.1
+times its CPU time: the goal of 20 holds. Against modelship's default
+`auto` it took 16.5 and 17.1 times (in two shorter runs `--sizes 100000
+--no-agreement` at load 1.7 to 2.4: 17.2 and 18.3 times the wall time
+against `auto`, 27.0 and 30.5 against `wasserstein`). `python -X
+importtime` shows `scipy.stats` at 0.66 s of modelship's 1.2 s, imported in
+a thread while the files are read, for the `kstwo` p-values of stable
+columns; the rest is the interpreter, numpy, pyarrow and the check itself.
+Dropping `scipy.stats` would take the exact p-value of a stable column from
+something other than scipy's public distribution, which this check does not
+do. Evidently and modelship agreed on all 23 per-column decisions and tests
+at 1,000 and 5,000 rows.
 
 Where the memory went, and why it no longer does: the check used to read
 each Parquet file whole in one `ParquetFile.read` call, so every column sat
