@@ -73,13 +73,13 @@ bootstrap: $(BIN)/python
 # otherwise compile what it imports from source (`import mlflow`: 3.6 s of CPU
 # instead of 1.2 s), and the suite starts hundreds of them.
 BYTECODE_STAMP := $(VENV)/.bytecode
+PACKAGES_DIGEST = ls $(VENV)/lib/python*/site-packages | sha256sum | cut -d' ' -f1
 venv: $(BIN)/python | $(UV)
 	$(UV) pip install --quiet --python $(BIN)/python -e '.[$(VENV_EXTRAS)]'
-	@packages="$$(ls $(VENV)/lib/python*/site-packages | sha256sum | cut -d' ' -f1)"; \
-	if [ "$$(cat $(BYTECODE_STAMP) 2>/dev/null)" != "$$packages" ]; then \
+	@if [ "$$(cat $(BYTECODE_STAMP) 2>/dev/null)" != "$$($(PACKAGES_DIGEST))" ]; then \
 	  echo "compiling the environment's byte code"; \
 	  $(BIN)/python -m compileall -q -j 0 $(VENV)/lib >/dev/null 2>&1; \
-	  ls $(VENV)/lib/python*/site-packages | sha256sum | cut -d' ' -f1 > $(BYTECODE_STAMP); fi
+	  $(PACKAGES_DIGEST) > $(BYTECODE_STAMP); fi
 
 # gitlab-ci-local's re2 dependency compiles natively: a few minutes, once.
 # `npm ci` runs only when the lock file's content differs from the one the

@@ -44,38 +44,14 @@ and a 5,000-row data set and compares the per-column drift decisions (at 1,000
 rows Evidently picks KS/chi-square/z = modelship `auto`; above, normed
 Wasserstein/Jensen-Shannon = modelship `wasserstein`).
 
-Measured in one run on the project's 2-core machine (2026-12-02, default
-options; the machine was shared with other work, load average 4 to 9
-(`uptime`), so wall times are inflated and CPU times are the figures to read):
-
-    rows       tool       wall      cpu     peak-base  input    mem/input
-    100,000    modelship    0.10s    0.07s     38 MiB   34 MiB   1.09x
-    100,000    scipy        5.58s    2.35s    170 MiB   34 MiB   4.95x
-    100,000    evidently   17.03s   10.19s    257 MiB   34 MiB   7.48x
-    1,000,000  modelship    2.20s    1.22s    118 MiB  343 MiB   0.34x
-    1,000,000  scipy       46.40s   12.07s    775 MiB  343 MiB   2.26x
-    1,000,000  evidently  185.58s  109.89s  1,885 MiB  343 MiB   5.49x
-
-    whole processes, 200,000 rows x 28 columns, input 98 MiB in memory
-    tool       runs   wall      cpu     peak rss
-    modelship  3        4.94s    1.91s    183 MiB
-    evidently  1       90.69s   34.00s    914 MiB
-
-In-process, Evidently took 146 and 90 times modelship's CPU time at 100,000
-and 1,000,000 rows (goal 30), the scipy loop 34 and 9.9 times. Peak memory
-above the size after imports was 1.09x the input at 100,000 rows and 0.34x
-at 1,000,000 (goal 2x). As whole processes Evidently took 18.4 times
-modelship's wall time and 17.8 times its CPU time (goal 20, missed): about
-1.2 s of modelship's 1.9 s of CPU are imports (numpy and pyarrow 0.25 s,
-scipy.special 0.2 s, scipy.stats 0.6 s, needed for `kstwo`/`ks_2samp`
-p-values of stable columns), and on a machine this busy its wall time is
-mostly waiting for a core. Evidently and modelship agreed on all 23
-per-column decisions at 1,000 and 5,000 rows. Right after, at load average
-4.5, a run with `--no-evidently --sizes 100000` gave the whole `modelship
-monitor` process 1.90 s wall and 1.42 s CPU (Evidently not rerun, so no
-ratio is claimed) and a peak of 1.32x the input at 100,000 rows: over 29
-runs the peak was 35 to 45 MiB (1.0x to 1.3x), depending on which columns
-the two worker threads hold at the same moment.
+An earlier run with default options, on the same machine shared with other
+work (load average 4 to 9, so wall times were inflated), gave: in-process,
+Evidently 146 and 90 times modelship's CPU time at 100,000 and 1,000,000
+rows, the scipy loop 34 and 9.9 times, peak memory 1.09x and 0.34x the
+input; whole processes (modelship `auto` only) 18.4 times the wall time and
+17.8 times the CPU time, modelship's process waiting mostly for a core. Over
+29 runs at 100,000 rows the peak was 35 to 45 MiB (1.0x to 1.3x the input),
+depending on which columns the two worker threads hold at the same moment.
 
 The whole benchmark in one run with default options, on the quiet machine
 (load average 1.1 falling to 0.0), the environment's byte code compiled

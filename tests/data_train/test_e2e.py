@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -49,9 +48,7 @@ jobs:
         with:
           persist-credentials: false
       # Stands in for `pip install -r requirements.txt`: the project's own Python.
-      - env:
-          PROJECT_BIN: ${{{{ env.PROJECT_BIN }}}}
-        run: echo "$PROJECT_BIN" >> "$GITHUB_PATH"
+      - run: echo "$PROJECT_PYTHON_BIN" >> "$GITHUB_PATH"
       - uses: modelship/modelship/actions/data@v1
       - uses: modelship/modelship/actions/train@v1
         id: train
@@ -92,10 +89,7 @@ def test_data_then_train_with_act(
     run = run_act(
         project.root,
         modelship_checkout,
-        env={
-            "MLFLOW_TRACKING_URI": mlflow_tracking.uri,
-            "PROJECT_BIN": str(Path(sys.executable).parent),
-        },
+        env={"MLFLOW_TRACKING_URI": mlflow_tracking.uri},
         venv=action_venv,
         timeout=1800,
     ).check()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -116,9 +115,7 @@ def github_project(tmp_path: Path) -> Path:
 def test_outputs_hand_over_between_jobs_with_act(
     github_project: Path, modelship_checkout: Path, action_venv: Path
 ) -> None:
-    # The test environment's interpreter has pytest; the machine's python3 need not.
-    project_python = {"PROJECT_PYTHON_BIN": str(Path(sys.executable).parent)}
-    run = run_act(github_project, modelship_checkout, env=project_python, venv=action_venv).check()
+    run = run_act(github_project, modelship_checkout, venv=action_venv).check()
     assert "handed-over environment=production should-deploy=true" in run.output
     assert "image=ghcr.io/acme/churn:0.0.0-dev.1-g" in run.output
     assert "handed-over tests=1 passed=true" in run.output

@@ -96,10 +96,16 @@ def run_act(
     containers: JobContainers | None = None,
 ) -> Run:
     """`act` with modelship@v1 from `checkout`: on the host (self-hosted
-    platform, the fast path) or, with `containers`, each job in its own container."""
+    platform, the fast path) or, with `containers`, each job in its own container.
+
+    On the host, `PROJECT_PYTHON_BIN` is the folder of the test environment's
+    Python: a step that needs the project's Python (pytest, scikit-learn)
+    puts it on `$GITHUB_PATH`, as `actions/setup-python` would; the machine's
+    own python3 need not have them."""
     argv = [act_binary(), event, "--local-repository", f"modelship/modelship@v1={checkout}"]
     if containers is None:
         argv += ["-P", "ubuntu-latest=-self-hosted"]
+        argv += ["--env", f"PROJECT_PYTHON_BIN={Path(sys.executable).parent}"]
     else:
         argv += _act_container_args(containers)
     if workflow:
